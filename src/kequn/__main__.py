@@ -1,0 +1,5 @@
+"""``python -m kequn`` runs the command-line interface."""
+
+from kequn.cli import main
+
+main()
