@@ -1,6 +1,5 @@
-"""Registers every command group on the root app (imported once by :func:`kequn.cli.main`)."""
+"""Registers every command group on the root app (imported once by :mod:`kequn.cli`)."""
 
 from __future__ import annotations
 
 from kequn.cli import data  # noqa: F401  load, status, quarantine, config
-from kequn.cli import demo  # noqa: F401

@@ -1,0 +1,238 @@
+"""The loader's DuckDB-only SQL: streaming readers, value parsing, quarantine and merges.
+
+This is the one module where kequn writes SQL text. Identifiers are quoted with :func:`ident`;
+every value — file names, mapping words, formats, messages, the time zone — is a bound
+parameter, so nothing a user supplies is spliced into SQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from kequn.ingest.formats import INVALID_JSON_COLUMN, LINE_COLUMN, Source
+from kequn.ingest.mapping import ResolvedColumn
+from kequn.schema.tables import ORDER_STATUSES, STORAGE_TYPES, Column, TableSpec
+
+STAGE = "kq_stage"
+ROWS = "kq_rows"
+REJECTS, REJECT_SCANS = "kq_rejects", "kq_reject_scans"
+
+_CURRENCY = r"[¥￥$€£,，\s]|RMB|CNY|USD|GBP|EUR|元"
+_OFFSET = r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})$"
+DEFAULT_TIME_FORMATS: tuple[str, ...] = (
+    "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日", "%Y%m%d",
+    "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y",
+)
+_TRUE = ("true", "t", "1", "yes", "y", "是", "on")
+_FALSE = ("false", "f", "0", "no", "n", "否", "off")
+_STATUS_SYNONYMS = {"canceled": "cancelled", "cancel": "cancelled", "refund": "refunded",
+                    "unpaid": "created", "pending": "created", "completed": "paid"}
+
+
+def ident(name: str) -> str:
+    """A quoted SQL identifier (double quotes doubled), safe for any column name."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class Params:
+    """Collects bound parameters; :meth:`add` returns the placeholder to write in SQL."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, value: Any) -> str:
+        key = f"p{len(self.values)}"
+        self.values[key] = value
+        return f"${key}"
+
+
+def reader_sql(src: Source, p: Params) -> str:
+    """A DuckDB table function reading ``src`` as text columns (CSV) or typed ones (Parquet)."""
+    path = p.add(str(src.path))
+    if src.format == "parquet":
+        return f"read_parquet({path}, file_row_number = true)"
+    options = [
+        f"delim = {p.add(src.delimiter)}", "all_varchar = true",
+        f"header = {'true' if src.has_header else 'false'}",
+        "store_rejects = true", f"rejects_table = '{REJECTS}'", f"rejects_scan = '{REJECT_SCANS}'",
+        "auto_detect = true", "strict_mode = true", f"compression = '{'gzip' if src.gzip else 'none'}'",
+    ]
+    if not src.has_header:
+        names = ", ".join(p.add(n) for n in src.header)
+        options.append(f"names = [{names}]")
+    return f"read_csv({path}, {', '.join(options)})"
+
+
+def source_types(con: duckdb.DuckDBPyConnection, src: Source) -> dict[str, str]:
+    """Column -> DuckDB type of a source, as its reader sees it."""
+    p = Params()
+    rows = con.execute(f"DESCRIBE SELECT * FROM {reader_sql(src, p)}", p.values).fetchall()
+    return {r[0]: r[1] for r in rows}
+
+
+def _raw_text(header: str, src_type: str) -> str:
+    col = ident(header)
+    if src_type == "VARCHAR":
+        return f"NULLIF(TRIM({col}), '')"
+    return f"NULLIF(TRIM(CAST({col} AS VARCHAR)), '')"
+
+
+def _mapped(x: str, values: dict[str, str], p: Params) -> str:
+    if not values:
+        return x
+    whens = " ".join(f"WHEN {p.add(k)} THEN {p.add(v)}" for k, v in values.items())
+    return f"(CASE {x} {whens} ELSE {x} END)"
+
+
+def _time(x: str, formats: tuple[str, ...], transform: str | None, tz: str) -> str:
+    if transform == "unix_seconds":
+        return f"timezone({tz}, to_timestamp(TRY_CAST({x} AS DOUBLE)))"
+    if transform == "unix_millis":
+        return f"timezone({tz}, to_timestamp(TRY_CAST({x} AS DOUBLE) / 1000))"
+    with_zone = (f"timezone({tz}, TRY_CAST(regexp_replace({x}, '\\s*([+-]\\d{{2}}):?(\\d{{2}})$',"
+                 f" '\\1:\\2') AS TIMESTAMPTZ))")
+    plain = f"COALESCE(TRY_STRPTIME({x}, {formats_sql(formats)}), TRY_CAST({x} AS TIMESTAMP))" \
+        if formats else f"TRY_CAST({x} AS TIMESTAMP)"
+    return (f"(CASE WHEN regexp_matches({x}, '{_OFFSET}') THEN {with_zone} "
+            f"ELSE {plain} END)")
+
+
+def formats_sql(formats: tuple[str, ...]) -> str:
+    """A DuckDB list literal of strptime formats (our own constants or mapping values)."""
+    return "[" + ", ".join("'" + f.replace("'", "''") + "'" for f in formats) + "]"
+
+
+def parse_expr(column: Column, x: str, rule_formats: tuple[str, ...], transform: str | None,
+               p: Params, tz: str) -> str:
+    """SQL turning source text ``x`` into the column's stored value (NULL when it cannot)."""
+    kind = column.kind
+    if transform == "money" or kind == "money":
+        cleaned = f"regexp_replace({x}, '{_CURRENCY}', '', 'g')"
+        return f"TRY_CAST({cleaned} AS DOUBLE)"
+    if kind == "text":
+        return x
+    if kind == "int":
+        return (f"COALESCE(TRY_CAST({x} AS BIGINT), CASE WHEN TRY_CAST({x} AS DOUBLE) = "
+                f"floor(TRY_CAST({x} AS DOUBLE)) THEN TRY_CAST(TRY_CAST({x} AS DOUBLE) AS BIGINT) END)")
+    if kind == "float":
+        return f"TRY_CAST({x} AS DOUBLE)"
+    if kind in ("time", "date"):
+        formats = tuple(rule_formats) or DEFAULT_TIME_FORMATS
+        t = _time(x, formats, transform, tz)
+        return t if kind == "time" else f"COALESCE(TRY_CAST({x} AS DATE), CAST({t} AS DATE))"
+    if kind == "bool":
+        yes = ", ".join(f"'{v}'" for v in _TRUE)
+        no = ", ".join(f"'{v}'" for v in _FALSE)
+        return f"(CASE WHEN lower({x}) IN ({yes}) THEN true WHEN lower({x}) IN ({no}) THEN false END)"
+    if kind == "status":
+        low = f"lower({x})"
+        syn = " ".join(f"WHEN '{a}' THEN '{b}'" for a, b in _STATUS_SYNONYMS.items())
+        known = ", ".join(f"'{s}'" for s in ORDER_STATUSES)
+        return f"(CASE WHEN {low} IN ({known}) THEN {low} ELSE (CASE {low} {syn} END) END)"
+    if kind == "event":
+        return f"lower({x})"
+    if kind == "level":
+        return (f"(CASE WHEN regexp_matches({x}, '^[Vv]?[0-6]$') THEN 'V' || right({x}, 1) END)")
+    msg = f"no parser for kind {kind}"
+    raise AssertionError(msg)
+
+
+def _problem(column: Column, x: str, p: Params, table: str) -> str:
+    """SQL for the message of a value that does not parse, quoting the value."""
+    if column.kind == "status":
+        head = "unknown status '"
+        tail = (f"' (expected {', '.join(ORDER_STATUSES)}; "
+                f"map it under [{table}.values.status] in a mapping file)")
+    elif column.kind == "level":
+        head, tail = "member_level '", "' is not one of V0..V6"
+    else:
+        head, tail = f"unparseable {column.name} ({column.kind}): '", "'"
+    return f"{p.add(head)} || left({x}, 60) || {p.add(tail)}"
+
+
+@dataclass
+class StagePlan:
+    """What the stage query reads and produces."""
+
+    targets: list[str]  # stored columns provided by this file (canonical + custom attributes)
+    sql: str
+    params: dict[str, Any]
+
+
+def stage_sql(spec: TableSpec, src: Source, columns: dict[str, ResolvedColumn],
+              extras: tuple[str, ...], values: dict[str, dict[str, str]],
+              types: dict[str, str], tz: str) -> StagePlan:
+    """The query that reads a source once and yields parsed columns, the first problem of each
+    row (reason and column) and, for problem rows only, the raw values as JSON."""
+    p = Params()
+    tz_param = p.add(tz)
+    reader = reader_sql(src, p)
+    headers = _source_headers(columns, extras)
+    alias = {h: f"_s{i}" for i, h in enumerate(headers)}
+    if src.format == "parquet":
+        line = ident(LINE_COLUMN) if LINE_COLUMN in types else "(file_row_number + 1)"
+    else:
+        line = f"(row_number() OVER () + {1 if src.has_header else 0})"
+    pick = [f"{line} AS _line"] + [f"{ident(h)} AS {alias[h]}" for h in headers]
+    if INVALID_JSON_COLUMN in types:
+        pick.append(f"{ident(INVALID_JSON_COLUMN)} AS _badjson")
+
+    parsed: dict[str, str] = {}
+    reasons: list[tuple[str, str, str]] = []  # (condition, message, column)
+    if INVALID_JSON_COLUMN in types:
+        reasons.append(("_badjson IS NOT NULL", f"{p.add('invalid JSON line: ')} || _badjson",
+                        p.add("")))
+    for target, col in columns.items():
+        column = spec.column(target)
+        if col.rule.constant is not None:
+            x = p.add(col.rule.constant)
+        else:
+            parts = [_raw_text(alias[h], types.get(h, "VARCHAR")) for h in col.headers]
+            x = parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
+        x = _mapped(x, values.get(target, {}), p)
+        src_type = types.get(col.headers[0], "VARCHAR") if len(col.headers) == 1 else "VARCHAR"
+        direct = (col.rule.transform is None and not col.rule.formats and not values.get(target)
+                  and src_type == STORAGE_TYPES[column.kind]
+                  and column.kind not in ("text", "status", "event", "level"))
+        parsed[target] = alias[col.headers[0]] if direct else parse_expr(
+            column, x, col.rule.formats, col.rule.transform, p, tz_param)
+        where = p.add(target)
+        if column.required:
+            absent = f"{alias[col.headers[0]]} IS NULL" if direct else f"{x} IS NULL"
+            reasons.append((absent, p.add("missing " + target), where))
+        if column.kind != "text" and not direct:
+            reasons.append((f"{x} IS NOT NULL AND ({parsed[target]}) IS NULL",
+                            _problem(column, x, p, spec.name), where))
+    for name in extras:
+        parsed[name] = _raw_text(alias[name], types.get(name, "VARCHAR"))
+    if spec.name == "orders":
+        status = parsed.pop("status", "NULL")
+        paid = parsed.get("paid_at", "NULL")
+        parsed["status"] = (f"COALESCE({status}, CASE WHEN ({paid}) IS NOT NULL THEN 'paid' "
+                            "ELSE 'created' END)")
+    targets = list(parsed)
+    reason_sql = ("CASE " + " ".join(f"WHEN {c} THEN {m}" for c, m, _ in reasons) + " END"
+                  if reasons else "NULL")
+    column_sql = ("CASE " + " ".join(f"WHEN {c} THEN {w}" for c, _, w in reasons) + " END"
+                  if reasons else "NULL")
+    raw_json = "to_json(struct_pack(" + ", ".join(
+        f"{ident(h)} := {alias[h]}" for h in headers) + "))"
+    select = ", ".join(f"({parsed[t]}) AS {ident(t)}" for t in targets)
+    sql = (
+        f"CREATE TEMP TABLE {STAGE} AS SELECT _line, {', '.join(ident(t) for t in targets)}, "
+        f"_reason, _column, CASE WHEN _reason IS NOT NULL THEN {raw_json} END AS _raw FROM ("
+        f"SELECT *, {select}, {reason_sql} AS _reason, {column_sql} AS _column FROM ("
+        f"SELECT {', '.join(pick)} FROM {reader}))"
+    )
+    return StagePlan(targets=targets, sql=sql, params=p.values)
+
+
+def _source_headers(columns: dict[str, ResolvedColumn], extras: tuple[str, ...]) -> list[str]:
+    seen: dict[str, None] = {}
+    for col in columns.values():
+        seen.update(dict.fromkeys(col.headers))
+    seen.update(dict.fromkeys(extras))
+    return list(seen)
