@@ -82,6 +82,7 @@ class Workspace:
         # Timestamps are stored as naive shop-local time; the session zone only matters for
         # TIMESTAMPTZ parsing at load time, where the loader converts to the shop zone.
         self.raw.execute("SET TimeZone = 'UTC'")
+        self.raw.execute("SET enable_progress_bar = false")  # kequn draws its own, on stderr
 
     # -- connection -------------------------------------------------------------------------
     @property

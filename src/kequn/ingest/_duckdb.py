@@ -75,8 +75,9 @@ def source_types(con: duckdb.DuckDBPyConnection, src: Source) -> dict[str, str]:
 
 def _raw_text(header: str, src_type: str) -> str:
     col = ident(header)
-    if src_type == "VARCHAR":
-        return f"NULLIF(TRIM({col}), '')"
+    if src_type == "VARCHAR":  # trim only the values that need it: most need not, and it is cheap
+        return (f"(CASE WHEN prefix({col}, ' ') OR suffix({col}, ' ') OR {col} = '' "
+                f"THEN NULLIF(TRIM({col}), '') ELSE {col} END)")
     return f"NULLIF(TRIM(CAST({col} AS VARCHAR)), '')"
 
 
@@ -87,16 +88,23 @@ def _mapped(x: str, values: dict[str, str], p: Params) -> str:
     return f"(CASE {x} {whens} ELSE {x} END)"
 
 
-def _time(x: str, formats: tuple[str, ...], transform: str | None, tz: str) -> str:
+def _time(x: str, formats: tuple[str, ...], transform: str | None, tz: str,
+          explicit: bool = False) -> str:
     if transform == "unix_seconds":
         return f"timezone({tz}, to_timestamp(TRY_CAST({x} AS DOUBLE)))"
     if transform == "unix_millis":
         return f"timezone({tz}, to_timestamp(TRY_CAST({x} AS DOUBLE) / 1000))"
     with_zone = (f"timezone({tz}, TRY_CAST(regexp_replace({x}, '\\s*([+-]\\d{{2}}):?(\\d{{2}})$',"
                  f" '\\1:\\2') AS TIMESTAMPTZ))")
-    plain = f"COALESCE(TRY_STRPTIME({x}, {formats_sql(formats)}), TRY_CAST({x} AS TIMESTAMP))" \
-        if formats else f"TRY_CAST({x} AS TIMESTAMP)"
-    return (f"(CASE WHEN regexp_matches({x}, '{_OFFSET}') THEN {with_zone} "
+    # ISO text parses by cast (fast); other layouts by strptime, only where the cast failed.
+    # A mapping's own format comes first, since it says how ambiguous dates (1/2/2024) read.
+    strp = f"TRY_STRPTIME({x}, {formats_sql(formats)})"
+    cast = f"TRY_CAST({x} AS TIMESTAMP)"
+    plain = f"COALESCE({strp}, {cast})" if explicit else f"COALESCE({cast}, {strp})"
+    # cheap test first (most times carry no zone), the exact pattern only for candidates
+    maybe_zone = (f"(suffix({x}, 'Z') OR (length({x}) > 16 AND (contains(right({x}, 6), '+') "
+                  f"OR contains(right({x}, 6), '-'))))")
+    return (f"(CASE WHEN {maybe_zone} AND regexp_matches({x}, '{_OFFSET}') THEN {with_zone} "
             f"ELSE {plain} END)")
 
 
@@ -120,8 +128,7 @@ def parse_expr(column: Column, x: str, rule_formats: tuple[str, ...], transform:
     if kind == "float":
         return f"TRY_CAST({x} AS DOUBLE)"
     if kind in ("time", "date"):
-        formats = tuple(rule_formats) or DEFAULT_TIME_FORMATS
-        t = _time(x, formats, transform, tz)
+        t = _time(x, tuple(rule_formats) or DEFAULT_TIME_FORMATS, transform, tz, bool(rule_formats))
         return t if kind == "time" else f"COALESCE(TRY_CAST({x} AS DATE), CAST({t} AS DATE))"
     if kind == "bool":
         yes = ", ".join(f"'{v}'" for v in _TRUE)
@@ -162,57 +169,68 @@ class StagePlan:
     params: dict[str, Any]
 
 
-def stage_sql(spec: TableSpec, src: Source, columns: dict[str, ResolvedColumn],
-              extras: tuple[str, ...], values: dict[str, dict[str, str]],
-              types: dict[str, str], tz: str) -> StagePlan:
+def parse_query(spec: TableSpec, src: Source, columns: dict[str, ResolvedColumn],
+                extras: tuple[str, ...], values: dict[str, dict[str, str]],
+                types: dict[str, str], tz: str, *, lines: bool = True) -> StagePlan:
     """The query that reads a source once and yields parsed columns, the first problem of each
-    row (reason and column) and, for problem rows only, the raw values as JSON."""
+    row (reason and column) and, for problem rows only, the raw values as JSON.
+
+    Three levels so no expression is computed twice: raw text per column, parsed values,
+    then the checks comparing the two.
+    """
     p = Params()
     tz_param = p.add(tz)
     reader = reader_sql(src, p)
     headers = _source_headers(columns, extras)
     alias = {h: f"_s{i}" for i, h in enumerate(headers)}
-    if src.format == "parquet":
+    if not lines:  # numbering rows costs a window over the whole file; skip it when unused
+        line = "CAST(NULL AS BIGINT)"
+    elif src.format == "parquet":
         line = ident(LINE_COLUMN) if LINE_COLUMN in types else "(file_row_number + 1)"
     else:
         line = f"(row_number() OVER () + {1 if src.has_header else 0})"
-    pick = [f"{line} AS _line"] + [f"{ident(h)} AS {alias[h]}" for h in headers]
+    level1 = [f"{line} AS _line"] + [f"{ident(h)} AS {alias[h]}" for h in headers]
     if INVALID_JSON_COLUMN in types:
-        pick.append(f"{ident(INVALID_JSON_COLUMN)} AS _badjson")
+        level1.append(f"{ident(INVALID_JSON_COLUMN)} AS _badjson")
 
-    parsed: dict[str, str] = {}
-    reasons: list[tuple[str, str, str]] = []  # (condition, message, column)
+    texts: list[str] = []  # level 2: raw text of each target, _x0, _x1, ...
+    parsed: dict[str, str] = {}  # level 3: target -> expression over _x columns
+    reasons: list[tuple[str, str, str]] = []  # level 4: (condition, message, column)
     if INVALID_JSON_COLUMN in types:
         reasons.append(("_badjson IS NOT NULL", f"{p.add('invalid JSON line: ')} || _badjson",
                         p.add("")))
-    for target, col in columns.items():
+    for i, (target, col) in enumerate(columns.items()):
         column = spec.column(target)
-        if col.rule.constant is not None:
-            x = p.add(col.rule.constant)
-        else:
-            parts = [_raw_text(alias[h], types.get(h, "VARCHAR")) for h in col.headers]
-            x = parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
-        x = _mapped(x, values.get(target, {}), p)
+        x = f"_x{i}"
         src_type = types.get(col.headers[0], "VARCHAR") if len(col.headers) == 1 else "VARCHAR"
-        direct = (col.rule.transform is None and not col.rule.formats and not values.get(target)
+        direct = (col.rule.constant is None and col.rule.transform is None
+                  and not col.rule.formats and not values.get(target)
                   and src_type == STORAGE_TYPES[column.kind]
                   and column.kind not in ("text", "status", "event", "level"))
-        parsed[target] = alias[col.headers[0]] if direct else parse_expr(
+        if col.rule.constant is not None:
+            text = p.add(col.rule.constant)
+        elif direct:
+            text = alias[col.headers[0]]  # already typed (Parquet): no round trip through text
+        else:
+            parts = [_raw_text(alias[h], types.get(h, "VARCHAR")) for h in col.headers]
+            text = parts[0] if len(parts) == 1 else f"COALESCE({', '.join(parts)})"
+        texts.append(f"{_mapped(text, values.get(target, {}), p)} AS {x}")
+        parsed[target] = x if direct else parse_expr(
             column, x, col.rule.formats, col.rule.transform, p, tz_param)
-        where = p.add(target)
+        where = p.add(target) if column.required or column.kind != "text" else ""
         if column.required:
-            absent = f"{alias[col.headers[0]]} IS NULL" if direct else f"{x} IS NULL"
-            reasons.append((absent, p.add("missing " + target), where))
+            reasons.append((f"{x} IS NULL", p.add("missing " + target), where))
         if column.kind != "text" and not direct:
-            reasons.append((f"{x} IS NOT NULL AND ({parsed[target]}) IS NULL",
+            reasons.append((f"{x} IS NOT NULL AND {ident(target)} IS NULL",
                             _problem(column, x, p, spec.name), where))
     for name in extras:
         parsed[name] = _raw_text(alias[name], types.get(name, "VARCHAR"))
-    if spec.name == "orders":
-        status = parsed.pop("status", "NULL")
-        paid = parsed.get("paid_at", "NULL")
-        parsed["status"] = (f"COALESCE({status}, CASE WHEN ({paid}) IS NOT NULL THEN 'paid' "
-                            "ELSE 'created' END)")
+    final = {t: ident(t) for t in parsed}
+    if spec.name == "orders":  # SPEC §1: no status given -> paid when paid_at is set
+        parsed.setdefault("status", "CAST(NULL AS VARCHAR)")
+        paid = "paid_at" if "paid_at" in parsed else "NULL"
+        final["status"] = (f"COALESCE(status, CASE WHEN {paid} IS NOT NULL THEN 'paid' "
+                           "ELSE 'created' END) AS status")
     targets = list(parsed)
     reason_sql = ("CASE " + " ".join(f"WHEN {c} THEN {m}" for c, m, _ in reasons) + " END"
                   if reasons else "NULL")
@@ -220,12 +238,14 @@ def stage_sql(spec: TableSpec, src: Source, columns: dict[str, ResolvedColumn],
                   if reasons else "NULL")
     raw_json = "to_json(struct_pack(" + ", ".join(
         f"{ident(h)} := {alias[h]}" for h in headers) + "))"
-    select = ", ".join(f"({parsed[t]}) AS {ident(t)}" for t in targets)
+    level3 = ", ".join(f"({parsed[t]}) AS {ident(t)}" for t in targets)
     sql = (
-        f"CREATE TEMP TABLE {STAGE} AS SELECT _line, {', '.join(ident(t) for t in targets)}, "
+        f"SELECT _line, {', '.join(final[t] for t in targets)}, "
         f"_reason, _column, CASE WHEN _reason IS NOT NULL THEN {raw_json} END AS _raw FROM ("
-        f"SELECT *, {select}, {reason_sql} AS _reason, {column_sql} AS _column FROM ("
-        f"SELECT {', '.join(pick)} FROM {reader}))"
+        f"SELECT *, {reason_sql} AS _reason, {column_sql} AS _column FROM ("
+        f"SELECT *, {level3} FROM ("
+        f"SELECT *{', ' if texts else ''}{', '.join(texts)} FROM ("
+        f"SELECT {', '.join(level1)} FROM {reader}))))"
     )
     return StagePlan(targets=targets, sql=sql, params=p.values)
 

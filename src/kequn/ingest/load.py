@@ -13,7 +13,7 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -140,25 +140,26 @@ def _load_one(ws: Workspace, spec: TableSpec, table_map: TableMapping, src: Sour
     for name in (sql.STAGE, sql.ROWS, sql.REJECTS, sql.REJECT_SCANS):
         con.execute(f"DROP TABLE IF EXISTS {name}")
     types = sql.source_types(con, src)
-    plan = sql.stage_sql(spec, src, resolved.columns, resolved.extras, table_map.values, types,
-                         ws.settings.time_zone)
-    _run(con, plan.sql, plan.params, progress=progress, label=f"reading {src.original.name}")
+
+    def query(lines: bool = True) -> sql.StagePlan:
+        return sql.parse_query(spec, src, resolved.columns, resolved.extras, table_map.values,
+                               types, ws.settings.time_zone, lines=lines)
+
+    if not spec.key and spec.name != "order_items" and (
+            spec.customer_column is None or ws.settings.unknown_customers == "create"):
+        return _load_rows_streaming(ws, spec, src, query, report, load_id, progress=progress)
+    plan = query()
+    _run(con, f"CREATE TEMP TABLE {sql.STAGE} AS {plan.sql}", plan.params, progress=progress,
+         label=f"reading {src.original.name}")
     rejected = _rejected_lines(con) if src.format == "csv" else 0
-    if rejected and src.format == "csv":
+    if rejected:
         _fix_lines(con, header=1 if src.has_header else 0)
     report.read = _scalar(con, f"SELECT count(*) FROM {sql.STAGE}") + rejected
     if report.read == 0:
         msg = f"{src.original} has a header but no rows: nothing to load"
         raise IngestError(msg)
     _check_references(ws, spec, con)
-    p = sql.Params()
-    common = f"{p.add(load_id)}, {p.add(spec.name)}, {p.add(str(src.original))}"
-    _quarantine(con, f"SELECT {common}, _line, _column, _reason, _raw FROM {sql.STAGE} "
-                     "WHERE _reason IS NOT NULL", p.values)
-    if rejected:
-        _quarantine(con, f"SELECT {common}, line, column_name, 'malformed row: ' || "
-                         f"error_message, csv_line FROM (SELECT DISTINCT ON (line) * FROM "
-                         f"{sql.REJECTS} ORDER BY line)", p.values)
+    _quarantine_stage(con, spec, src, load_id, rejected)
     report.quarantined = _scalar(con, f"SELECT count(*) FROM {sql.STAGE} "
                                       "WHERE _reason IS NOT NULL") + rejected
     if spec.name in ("customers",):
@@ -168,19 +169,37 @@ def _load_one(ws: Workspace, spec: TableSpec, table_map: TableMapping, src: Sour
     if spec.key:
         _dedupe_keyed(con, spec, cols, table_map.collapse, report, load_id, src)
         _merge_keyed(con, spec, cols, report)
-    else:
-        _dedupe_whole_rows(con, cols, report)
-        _insert_new_rows(con, spec, cols, report)
+    else:  # keyless with a strict customer check: staged, then streamed in
+        _insert_staged_rows(con, spec, cols, report)
     if spec.customer_column and spec.name != "customers":
-        report.customers_added = _add_unknown_customers(con, spec)
+        rows = sql.ROWS if spec.key else f"(SELECT * FROM {sql.STAGE} WHERE _reason IS NULL)"
+        report.customers_added = _add_unknown_customers(con, rows)
+    return _finish(con, src, report)
+
+
+def _finish(con: duckdb.DuckDBPyConnection, src: Source, report: FileReport) -> FileReport:
+    """Check read = stored + updated + quarantined, and drop the load's temporary tables."""
     report.stored = report.inserted + report.unchanged + report.merged
-    if report.read != report.stored + report.updated + report.quarantined:  # the invariant
+    if report.read != report.stored + report.updated + report.quarantined:
         msg = (f"internal check failed for {src.original}: read {report.read} != stored "
                f"{report.stored} + updated {report.updated} + quarantined {report.quarantined}")
         raise IngestError(msg)
     for name in (sql.STAGE, sql.ROWS, sql.REJECTS, sql.REJECT_SCANS):
         con.execute(f"DROP TABLE IF EXISTS {name}")
     return report
+
+
+def _quarantine_stage(con: duckdb.DuckDBPyConnection, spec: TableSpec, src: Source,
+                      load_id: str, rejected: int) -> None:
+    """Quarantine the staged rows that failed a rule, and the lines the reader rejected."""
+    p = sql.Params()
+    common = f"{p.add(load_id)}, {p.add(spec.name)}, {p.add(str(src.original))}"
+    _quarantine(con, f"SELECT {common}, _line, _column, _reason, _raw FROM {sql.STAGE} "
+                     "WHERE _reason IS NOT NULL", p.values)
+    if rejected:
+        _quarantine(con, f"SELECT {common}, line, column_name, 'malformed row: ' || "
+                         f"error_message, csv_line FROM (SELECT DISTINCT ON (line) * FROM "
+                         f"{sql.REJECTS} ORDER BY line)", p.values)
 
 
 def _quarantine(con: duckdb.DuckDBPyConnection, select: str, params: dict[str, Any]) -> None:
@@ -194,13 +213,16 @@ def _quarantine(con: duckdb.DuckDBPyConnection, select: str, params: dict[str, A
 
 
 def _run(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, Any], *, progress: bool,
-         label: str) -> None:
-    if not progress:
-        con.execute(query, params)
-        return
-    from kequn.ingest._progress import run_with_progress
+         label: str) -> int:
+    """Execute one long statement (with a progress bar when asked); its row count."""
+    if progress:
+        from kequn.ingest._progress import run_with_progress
 
-    run_with_progress(con, query, params, label)
+        run_with_progress(con, query, params, label)
+    else:
+        con.execute(query, params)
+    row = con.fetchone()
+    return int(row[0]) if row and isinstance(row[0], int) else 0
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, query: str, params: Any = None) -> int:
@@ -303,39 +325,91 @@ def _merge_keyed(con: duckdb.DuckDBPyConnection, spec: TableSpec, cols: list[str
     report.unchanged += total - report.updated - report.inserted
 
 
-def _dedupe_whole_rows(con: duckdb.DuckDBPyConnection, cols: list[str],
-                       report: FileReport) -> None:
-    names = ", ".join(sql.ident(c) for c in cols)
-    con.execute(f"CREATE TEMP TABLE {sql.ROWS} AS SELECT {names}, count(*) AS _n FROM "
-                f"{sql.STAGE} WHERE _reason IS NULL GROUP BY ALL")
-    report.unchanged += _scalar(con, f"SELECT coalesce(sum(_n - 1), 0) FROM {sql.ROWS}")
+def _load_rows_streaming(ws: Workspace, spec: TableSpec, src: Source,
+                         query: Callable[[bool], sql.StagePlan], report: FileReport,
+                         load_id: str, *, progress: bool) -> FileReport:
+    """Load a keyless table (events) by streaming the file straight into it.
+
+    One scan counts rows and problems and finds the file's time range; one inserts the valid
+    rows not stored yet (compared only with stored rows inside that range, and not at all when
+    there are none); only when some rows failed does a third scan number the lines of the
+    failures for the quarantine. Nothing proportional to the file is held in memory.
+    """
+    con = ws.raw
+    t = sql.ident(spec.name)
+    tc = sql.ident(spec.time_column or "")
+    check = query(False)
+    names = ", ".join(sql.ident(c) for c in check.targets)
+    insert = f"INSERT INTO {t} ({names}) SELECT {names} FROM ({check.sql}) r WHERE _reason IS NULL"
+    label = f"loading {src.original.name}"
+    if not _scalar(con, f"SELECT count(*) FROM (SELECT 1 FROM {t} LIMIT 1)"):
+        # an empty table: nothing to compare with, so stream straight in, then count the file
+        report.inserted = _run(con, insert, check.params, progress=progress, label=label)
+        p = sql.Params()
+        parsed = _scalar(con, f"SELECT count(*) FROM {sql.reader_sql(src, p)}", p.values)
+        bad = parsed - report.inserted
+        row = con.execute(f"SELECT min({tc}), max({tc}) FROM {t}").fetchone()
+        lo, hi = row if row else (None, None)
+    else:
+        row = con.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE _reason IS NOT NULL), "
+            f"min({tc}) FILTER (WHERE _reason IS NULL), max({tc}) FILTER (WHERE _reason IS NULL) "
+            f"FROM ({check.sql})", check.params).fetchone()
+        parsed, bad, lo, hi = row if row else (0, 0, None, None)
+        params = dict(check.params)
+        overlap = lo is not None and _scalar(
+            con, f"SELECT count(*) FROM (SELECT 1 FROM {t} WHERE {tc} BETWEEN $lo AND $hi "
+                 "LIMIT 1)", {"lo": lo, "hi": hi})
+        if overlap:  # rows already stored count as unchanged (reloading changes nothing)
+            same = " AND ".join(
+                [f"s.{sql.ident(c)} IS NOT DISTINCT FROM r.{sql.ident(c)}" for c in check.targets]
+                + [f"s.{sql.ident(c)} IS NULL" for c in spec.column_names
+                   if c not in check.targets])
+            insert += (f" AND NOT EXISTS (SELECT 1 FROM (SELECT * FROM {t} WHERE {tc} BETWEEN "
+                       f"$kq_lo AND $kq_hi) s WHERE {same})")
+            params.update(kq_lo=lo, kq_hi=hi)
+        report.inserted = _run(con, insert, params, progress=progress, label=label)
+    rejected = _rejected_lines(con) if src.format == "csv" else 0
+    report.read = int(parsed) + rejected
+    if report.read == 0:
+        msg = f"{src.original} has a header but no rows: nothing to load"
+        raise IngestError(msg)
+    report.unchanged = int(parsed) - int(bad) - report.inserted
+    if bad or rejected:
+        plan = query(True)
+        con.execute(f"CREATE TEMP TABLE {sql.STAGE} AS SELECT * FROM ({plan.sql}) "
+                    "WHERE _reason IS NOT NULL", plan.params)
+        if rejected:
+            _fix_lines(con, header=1 if src.has_header else 0)
+        _quarantine_stage(con, spec, src, load_id, rejected)
+    report.quarantined = int(bad) + rejected
+    if spec.customer_column and lo is not None:
+        rows = f"(SELECT customer_id FROM {t} WHERE {tc} BETWEEN $lo AND $hi)"
+        report.customers_added = _add_unknown_customers(con, rows, {"lo": lo, "hi": hi})
+    return _finish(con, src, report)
 
 
-def _insert_new_rows(con: duckdb.DuckDBPyConnection, spec: TableSpec, cols: list[str],
-                     report: FileReport) -> None:
+def _insert_staged_rows(con: duckdb.DuckDBPyConnection, spec: TableSpec, cols: list[str],
+                        report: FileReport) -> None:
+    """Insert staged valid rows of a keyless table that are not stored yet."""
     t = sql.ident(spec.name)
     names = ", ".join(sql.ident(c) for c in cols)
-    total = _scalar(con, f"SELECT count(*) FROM {sql.ROWS}")
-    if _scalar(con, f"SELECT count(*) FROM (SELECT 1 FROM {t} LIMIT 1)"):
-        same = " AND ".join(f"{t}.{sql.ident(c)} IS NOT DISTINCT FROM r.{sql.ident(c)}"
-                            for c in spec.column_names)
-        missing = [c for c in spec.column_names if c not in cols]
-        if missing:  # columns this file lacks are NULL in its rows
-            same = " AND ".join(
-                [f"{t}.{sql.ident(c)} IS NOT DISTINCT FROM r.{sql.ident(c)}" for c in cols]
-                + [f"{t}.{sql.ident(c)} IS NULL" for c in missing])
-        query = (f"INSERT INTO {t} ({names}) SELECT {names} FROM {sql.ROWS} r "
-                 f"WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE {same})")
-    else:
-        query = f"INSERT INTO {t} ({names}) SELECT {names} FROM {sql.ROWS}"
-    report.inserted = _scalar(con, query)
-    report.unchanged += total - report.inserted
+    same = " AND ".join(
+        [f"s.{sql.ident(c)} IS NOT DISTINCT FROM r.{sql.ident(c)}" for c in cols]
+        + [f"s.{sql.ident(c)} IS NULL" for c in spec.column_names if c not in cols])
+    valid = _scalar(con, f"SELECT count(*) FROM {sql.STAGE} WHERE _reason IS NULL")
+    report.inserted = _scalar(con, f"INSERT INTO {t} ({names}) SELECT {names} FROM {sql.STAGE} r "
+                                   f"WHERE _reason IS NULL AND NOT EXISTS (SELECT 1 FROM {t} s "
+                                   f"WHERE {same})")
+    report.unchanged = valid - report.inserted
 
 
-def _add_unknown_customers(con: duckdb.DuckDBPyConnection, spec: TableSpec) -> int:
+def _add_unknown_customers(con: duckdb.DuckDBPyConnection, rows: str,
+                           params: dict[str, Any] | None = None) -> int:
+    """Add a bare customer for every id the loaded rows name that the shop has not loaded."""
     return _scalar(con, f"""INSERT INTO customers (customer_id)
-        SELECT DISTINCT customer_id FROM {sql.ROWS} r WHERE NOT EXISTS (
-            SELECT 1 FROM customers c WHERE c.customer_id = r.customer_id)""")
+        SELECT DISTINCT customer_id FROM {rows} r WHERE NOT EXISTS (
+            SELECT 1 FROM customers c WHERE c.customer_id = r.customer_id)""", params)
 
 
 def _top_reasons(con: duckdb.DuckDBPyConnection, load_id: str) -> list[tuple[str, int]]:

@@ -30,6 +30,16 @@ STATE_TABLES: dict[str, ibis.Schema] = {
         "load_id": "string", "table_name": "string", "file": "string", "line": "int64",
         "column_name": "string", "reason": "string", "raw": "string",
     }),
+    "kq_predictions": ibis.schema({
+        "customer_id": "string", "as_of": "timestamp", "model": "string", "p_alive": "float64",
+        "expected_orders": "float64", "horizon_days": "int64", "expected_spend": "float64",
+        "clv": "float64", "next_purchase_at": "timestamp", "churn_risk": "string",
+    }),
+    "kq_prediction_runs": ibis.schema({
+        "run_id": "string", "created_at": "timestamp", "as_of": "timestamp", "model": "string",
+        "customers": "int64", "horizon_days": "int64", "clv_horizon_days": "int64",
+        "discount_rate": "float64", "report": "string",
+    }),
     "kq_audit": ibis.schema({
         "at": "timestamp", "actor": "string", "action": "string", "object": "string",
         "detail": "string",
