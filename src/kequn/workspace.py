@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import ibis
 import ibis.expr.types as ir
+from ibis.backends import BaseBackend
 
 from kequn.config import Settings, workspace_path
 from kequn.errors import UnknownTableError, WorkspaceError
@@ -63,17 +65,14 @@ class Workspace:
     0
     """
 
-    def __init__(self, path: str | os.PathLike[str] = ":memory:", *, read_only: bool = False):
+    def __init__(self, path: str | os.PathLike[str] = ":memory:", *, read_only: bool = False,
+                 lock_wait_s: float | None = None):
         self.path = Path(path) if str(path) != ":memory:" else None
         target = str(path)
         if self.path is not None and read_only and not self.path.exists():
             msg = f"no workspace at {target}; run 'kequn demo' or 'kequn load' first"
             raise WorkspaceError(msg)
-        try:
-            self.con = ibis.duckdb.connect(target, read_only=read_only)
-        except duckdb.IOException as exc:
-            msg = f"cannot open workspace {target}: {str(exc).splitlines()[0]}"
-            raise WorkspaceError(msg) from None
+        self.con = _connect(target, read_only=read_only, wait_s=lock_wait_s)
         if not read_only:
             ensure_tables(self.con)
         self.settings = self._read_settings()
@@ -178,6 +177,31 @@ class Workspace:
             else:
                 out.append(TableStatus(spec.name, t.count().to_pyarrow().as_py(), None, None))
         return out
+
+
+def _connect(target: str, *, read_only: bool, wait_s: float | None) -> BaseBackend:
+    """Open the DuckDB file, waiting while another process holds it.
+
+    DuckDB lets one process write a file at a time, so every kequn process (CLI, server,
+    scheduler) opens the workspace for a short piece of work and closes it; a second process
+    waits here (up to $KEQUN_LOCK_WAIT seconds, default 60) instead of failing.
+    """
+    wait = float(os.environ.get("KEQUN_LOCK_WAIT", "60")) if wait_s is None else wait_s
+    deadline = time.monotonic() + wait
+    delay = 0.05
+    while True:
+        try:
+            return ibis.duckdb.connect(target, read_only=read_only)
+        except duckdb.IOException as exc:
+            text = str(exc)
+            if "lock" not in text.lower() or time.monotonic() >= deadline:
+                first = text.splitlines()[0]
+                hint = ("another kequn process is using it; try again when it is done"
+                        if "lock" in text.lower() else "check the path and its permissions")
+                msg = f"cannot open workspace {target}: {hint} ({first[:160]})"
+                raise WorkspaceError(msg) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
 
 
 def _iso(value: dt.date | None) -> str | None:
