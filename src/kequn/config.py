@@ -21,7 +21,7 @@ class Settings(BaseModel):
     time_zone: str = "UTC"
     """The shop's time zone: periods are its calendar days; times without a zone are in it."""
     unknown_customers: Literal["create", "quarantine"] = "create"
-    """What an order or event naming an unknown customer does: add a bare customer, or quarantine."""
+    """An order or event naming an unknown customer: add a bare customer, or quarantine it."""
     memory_limit: str | None = None
     """DuckDB memory limit for this workspace (e.g. '2GB'); None = DuckDB's default."""
     small_cell_k: int | None = None

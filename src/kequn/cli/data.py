@@ -89,7 +89,8 @@ def status_command(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> 
         echo_json(info)
         return
     typer.echo(f"workspace 工作区: {info['workspace']}  (time zone 时区 {info['time_zone']})")
-    typer.echo(f"{'table 表':<18}{'rows 行数':>14}  {'from 起':<20}{'to 止':<20}{'quarantined 隔离':>16}")
+    typer.echo(f"{'table 表':<18}{'rows 行数':>14}  {'from 起':<20}{'to 止':<20}"
+               f"{'quarantined 隔离':>16}")
     for t in tables:
         typer.echo(f"{t.table:<18}{t.rows:>14,}  {(t.first or '-')[:19]:<20}"
                    f"{(t.last or '-')[:19]:<20}{info['quarantine'][t.table]:>16,}")
@@ -105,8 +106,10 @@ def status_command(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> 
 
 @app.command("quarantine")
 def quarantine_command(
-    table: Annotated[str | None, typer.Option("--table", "-t", help="Only this table. 表名")] = None,
-    load_id: Annotated[str | None, typer.Option("--load", help="Only this load id. 加载编号")] = None,
+    table: Annotated[str | None,
+                     typer.Option("--table", "-t", help="Only this table. 表名")] = None,
+    load_id: Annotated[str | None,
+                       typer.Option("--load", help="Only this load id. 加载编号")] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Rows to print. 显示行数")] = 20,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Export all matching rows to .csv, .parquet or .json. 导出")] = None,
@@ -145,7 +148,8 @@ def quarantine_command(
         typer.echo(f"{Path(row['file']).name}:{row['line']}  [{row['table_name']}"
                    f"{'.' + row['column_name'] if row['column_name'] else ''}]  {row['reason']}")
     if total > len(rows):
-        typer.echo(f"… {total - len(rows):,} more; export all with --output FILE.csv (共 {total:,} 行)")
+        typer.echo(f"… {total - len(rows):,} more; export all with --output FILE.csv "
+                   f"(共 {total:,} 行)")
 
 
 @app.command("config")

@@ -58,7 +58,8 @@ def reader_sql(src: Source, p: Params) -> str:
         f"delim = {p.add(src.delimiter)}", "all_varchar = true",
         f"header = {'true' if src.has_header else 'false'}",
         "store_rejects = true", f"rejects_table = '{REJECTS}'", f"rejects_scan = '{REJECT_SCANS}'",
-        "auto_detect = true", "strict_mode = true", f"compression = '{'gzip' if src.gzip else 'none'}'",
+        "auto_detect = true", "strict_mode = true",
+        f"compression = '{'gzip' if src.gzip else 'none'}'",
     ]
     if not src.has_header:
         names = ", ".join(p.add(n) for n in src.header)
@@ -123,8 +124,9 @@ def parse_expr(column: Column, x: str, rule_formats: tuple[str, ...], transform:
     if kind == "text":
         return x
     if kind == "int":
-        return (f"COALESCE(TRY_CAST({x} AS BIGINT), CASE WHEN TRY_CAST({x} AS DOUBLE) = "
-                f"floor(TRY_CAST({x} AS DOUBLE)) THEN TRY_CAST(TRY_CAST({x} AS DOUBLE) AS BIGINT) END)")
+        as_double = f"TRY_CAST({x} AS DOUBLE)"
+        return (f"COALESCE(TRY_CAST({x} AS BIGINT), CASE WHEN {as_double} = floor({as_double}) "
+                f"THEN TRY_CAST({as_double} AS BIGINT) END)")
     if kind == "float":
         return f"TRY_CAST({x} AS DOUBLE)"
     if kind in ("time", "date"):
@@ -133,7 +135,8 @@ def parse_expr(column: Column, x: str, rule_formats: tuple[str, ...], transform:
     if kind == "bool":
         yes = ", ".join(f"'{v}'" for v in _TRUE)
         no = ", ".join(f"'{v}'" for v in _FALSE)
-        return f"(CASE WHEN lower({x}) IN ({yes}) THEN true WHEN lower({x}) IN ({no}) THEN false END)"
+        return (f"(CASE WHEN lower({x}) IN ({yes}) THEN true "
+                f"WHEN lower({x}) IN ({no}) THEN false END)")
     if kind == "status":
         low = f"lower({x})"
         syn = " ".join(f"WHEN '{a}' THEN '{b}'" for a, b in _STATUS_SYNONYMS.items())

@@ -13,8 +13,8 @@ def run_with_progress(con: duckdb.DuckDBPyConnection, query: str, params: dict[s
                       label: str) -> None:
     """Execute ``query`` while a bar on stderr shows DuckDB's own estimate of its progress."""
     done = threading.Event()
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-               TimeElapsedColumn())
+    columns = (TextColumn("{task.description}"), BarColumn(),
+               TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn())
     with Progress(*columns, transient=True) as bar:
         task = bar.add_task(label, total=100)
 

@@ -205,8 +205,8 @@ def _quarantine_stage(con: duckdb.DuckDBPyConnection, spec: TableSpec, src: Sour
 def _quarantine(con: duckdb.DuckDBPyConnection, select: str, params: dict[str, Any]) -> None:
     """Store rejected rows; a row already quarantined from the same file (a reload) is kept once,
     so loading the same file again changes nothing."""
-    con.execute(f"""INSERT INTO kq_quarantine SELECT * FROM ({select}) AS n(load_id, table_name, file, line, column_name,
-        reason, raw) WHERE NOT EXISTS (
+    con.execute(f"""INSERT INTO kq_quarantine SELECT * FROM ({select})
+        AS n(load_id, table_name, file, line, column_name, reason, raw) WHERE NOT EXISTS (
         SELECT 1 FROM kq_quarantine q WHERE q.table_name = n.table_name AND q.file = n.file
         AND q.line IS NOT DISTINCT FROM n.line AND q.reason = n.reason
         AND q.raw IS NOT DISTINCT FROM n.raw)""", params)
