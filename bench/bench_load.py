@@ -45,7 +45,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=15_000_000)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/kequn-bench"))
-    parser.add_argument("--memory-limit", default="600MB")
+    parser.add_argument("--memory-limit", default="none",
+                        help="workspace memory_limit setting, e.g. 600MB (default: DuckDB's)")
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     csv_path = args.dir / f"events_{args.rows}.csv"
@@ -58,8 +59,9 @@ def main() -> None:
     for stale in (ws, Path(str(ws) + ".wal")):
         stale.unlink(missing_ok=True)
     kequn = [sys.executable, "-m", "kequn"]
-    subprocess.run([*kequn, "config", "memory_limit", args.memory_limit, "-w", str(ws)],
-                   check=True, capture_output=True)
+    if args.memory_limit != "none":
+        subprocess.run([*kequn, "config", "memory_limit", args.memory_limit, "-w", str(ws)],
+                       check=True, capture_output=True)
     t0 = time.perf_counter()
     out = subprocess.run([*kequn, "load", "events", str(csv_path), "--json", "-w", str(ws)],
                          check=True, capture_output=True, text=True)

@@ -24,6 +24,8 @@ class Settings(BaseModel):
     """An order or event naming an unknown customer: add a bare customer, or quarantine it."""
     memory_limit: str | None = None
     """DuckDB memory limit for this workspace (e.g. '2GB'); None = DuckDB's default."""
+    load_memory_limit: str | None = "512MB"
+    """DuckDB memory limit while loading: loads stream, so a small cap keeps them lean."""
     small_cell_k: int | None = None
     """Suppress exported aggregate cells counting fewer than k customers (None = off)."""
 

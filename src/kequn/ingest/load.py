@@ -103,6 +103,9 @@ def load_files(ws: Workspace, table: str, files: Sequence[str | os.PathLike[str]
             _check_custom_names(spec, resolved)
         reports: list[FileReport] = []
         con = ws.raw
+        previous_limit = _scalar_text(con, "SELECT current_setting('memory_limit')")
+        if ws.settings.load_memory_limit:
+            con.execute("SET memory_limit = $m", {"m": ws.settings.load_memory_limit})
         con.execute("BEGIN TRANSACTION")
         try:
             for src, resolved in zip(sources, bound, strict=True):
@@ -114,6 +117,8 @@ def load_files(ws: Workspace, table: str, files: Sequence[str | os.PathLike[str]
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        finally:
+            con.execute("SET memory_limit = $m", {"m": previous_limit})
     return LoadReport(table=spec.name, load_id=load_id, files=reports, reasons=reasons,
                       seconds=time.perf_counter() - started)
 
@@ -223,6 +228,11 @@ def _run(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, Any], *, 
         con.execute(query, params)
     row = con.fetchone()
     return int(row[0]) if row and isinstance(row[0], int) else 0
+
+
+def _scalar_text(con: duckdb.DuckDBPyConnection, query: str) -> str:
+    row = con.execute(query).fetchone()
+    return str(row[0]) if row else ""
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, query: str, params: Any = None) -> int:
