@@ -43,6 +43,8 @@ __all__ = [
     "RetentionResult",
     "Sources",
     "Window",
+    "parse_start",
+    "resolve_as_of",
 ]
 
 When = str | dt.date | dt.datetime
@@ -107,7 +109,7 @@ class Metrics:
         return result
 
     def day_retention(self, **options: Any) -> MetricResult:
-        """Next-day / 7-day / 30-day retention (:class:`~kequn.metrics.retention.DayRetentionSpec`)."""
+        """Next-day / 7-day / 30-day retention (:class:`~.retention.DayRetentionSpec`)."""
         return self.run("day_retention", **options)
 
     def repurchase_retention(self, **options: Any) -> MetricResult:
