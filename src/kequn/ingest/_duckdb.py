@@ -7,6 +7,7 @@ parameter, so nothing a user supplies is spliced into SQL.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ ROWS = "kq_rows"
 REJECTS, REJECT_SCANS = "kq_rejects", "kq_reject_scans"
 
 _CURRENCY = r"[¥￥$€£,，\s]|RMB|CNY|USD|GBP|EUR|元"
-_OFFSET = r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})$"
+_OFFSET = r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}(:?\d{2})?)$"
 DEFAULT_TIME_FORMATS: tuple[str, ...] = (
     "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日", "%Y%m%d",
     "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y", "%d.%m.%Y %H:%M:%S", "%d.%m.%Y",
@@ -54,16 +55,16 @@ def reader_sql(src: Source, p: Params) -> str:
     path = p.add(str(src.path))
     if src.format == "parquet":
         return f"read_parquet({path}, file_row_number = true)"
+    # the dialect is fixed (RFC 4180 quotes) and the columns are the header kequn read, so one
+    # stray quote makes its own line a malformed row instead of turning quoting off for the file
+    columns = p.add(dict.fromkeys(src.header, "VARCHAR"))
     options = [
-        f"delim = {p.add(src.delimiter)}", "all_varchar = true",
-        f"header = {'true' if src.has_header else 'false'}",
+        f"delim = {p.add(src.delimiter)}", "quote = '\"'", "escape = '\"'",
+        f"header = {'true' if src.has_header else 'false'}", f"columns = {columns}",
         "store_rejects = true", f"rejects_table = '{REJECTS}'", f"rejects_scan = '{REJECT_SCANS}'",
-        "auto_detect = true", "strict_mode = true",
+        "auto_detect = false", "strict_mode = true",
         f"compression = '{'gzip' if src.gzip else 'none'}'",
     ]
-    if not src.has_header:
-        names = ", ".join(p.add(n) for n in src.header)
-        options.append(f"names = [{names}]")
     return f"read_csv({path}, {', '.join(options)})"
 
 
@@ -250,7 +251,9 @@ def parse_query(spec: TableSpec, src: Source, columns: dict[str, ResolvedColumn]
         f"SELECT *{', ' if texts else ''}{', '.join(texts)} FROM ("
         f"SELECT {', '.join(level1)} FROM {reader}))))"
     )
-    return StagePlan(targets=targets, sql=sql, params=p.values)
+    # DuckDB refuses unused named parameters (a file without time columns never uses the zone)
+    used = {k: v for k, v in p.values.items() if re.search(rf"\${k}\b", sql)}
+    return StagePlan(targets=targets, sql=sql, params=used)
 
 
 def _source_headers(columns: dict[str, ResolvedColumn], extras: tuple[str, ...]) -> list[str]:

@@ -6,6 +6,7 @@ import threading
 from typing import Any
 
 import duckdb
+from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 
@@ -15,7 +16,9 @@ def run_with_progress(con: duckdb.DuckDBPyConnection, query: str, params: dict[s
     done = threading.Event()
     columns = (TextColumn("{task.description}"), BarColumn(),
                TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn())
-    with Progress(*columns, transient=True) as bar:
+    console = Console(stderr=True)
+    with Progress(*columns, transient=True, console=console,
+                  disable=not console.is_terminal) as bar:
         task = bar.add_task(label, total=100)
 
         def poll() -> None:

@@ -192,12 +192,26 @@ def _delimiter(path: Path, line: str) -> str:
 def _csv_header(src: Source) -> list[str]:
     with _open_text(src.path, src.gzip, "utf-8-sig") as fh:
         row = next(csv.reader(fh, delimiter=src.delimiter), [])
-    return [h.strip() for h in row]
+    return unique_names([h.strip() for h in row])
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Header names made unique (``x``, ``x_1``) and non-empty (``column3``), as DuckDB needs."""
+    seen: set[str] = set()
+    out = []
+    for i, name in enumerate(names, start=1):
+        base = name or f"column{i}"
+        candidate, n = base, 0
+        while candidate.lower() in seen:
+            n += 1
+            candidate = f"{base}_{n}"
+        seen.add(candidate.lower())
+        out.append(candidate)
+    return out
 
 
 def _write_chunks(out: Path, header: list[str], rows: Iterator[tuple[int, list[str | None]]]
                   ) -> None:
-    names = [LINE_COLUMN, *header]
     schema = pa.schema([(LINE_COLUMN, pa.int64())] + [(h, pa.string()) for h in header])
     writer = pq.ParquetWriter(out, schema)
     try:
@@ -208,9 +222,9 @@ def _write_chunks(out: Path, header: list[str], rows: Iterator[tuple[int, list[s
             for i, col in enumerate(cols):
                 col.append(values[i] if i < len(values) else None)
             if len(lines) >= _CHUNK_ROWS:
-                writer.write_table(pa.table([lines, *cols], names=names, schema=schema))
+                writer.write_table(pa.table([lines, *cols], schema=schema))
                 lines, cols = [], [[] for _ in header]
-        writer.write_table(pa.table([lines, *cols], names=names, schema=schema))
+        writer.write_table(pa.table([lines, *cols], schema=schema))
     finally:
         writer.close()
 

@@ -54,6 +54,7 @@ class TableMapping:
     collapse: bool = False
     header: bool = True
     names: tuple[str, ...] = ()
+    keep_extra_columns: bool = True
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,7 @@ def _parse(text: str, spec: TableSpec, *, origin: str, lenient: bool) -> TableMa
         collapse=bool(section.get("collapse", False)),
         header=bool(section.get("header", True)),
         names=tuple(section.get("names", ())),
+        keep_extra_columns=bool(section.get("keep_extra_columns", True)),
     )
 
 
@@ -193,7 +195,7 @@ def resolve(mapping: TableMapping, spec: TableSpec, header: list[str], *, file: 
                f"or use --preset ({', '.join(preset_names())})")
         raise IngestError(msg)
     rest = tuple(h for h in header if h and h not in used and not h.startswith("__kq_"))
-    if spec.keeps_extra_columns:
+    if spec.keeps_extra_columns and mapping.keep_extra_columns:
         return Resolved(bound, extras=rest, ignored=())
     return Resolved(bound, extras=(), ignored=rest)
 
