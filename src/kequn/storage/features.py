@@ -1,0 +1,536 @@
+"""The per-customer feature table: attributes, R/F/M, windowed event counts, intent score,
+preferences and (when ``kequn predict`` has run) predictions, all at one ``as_of``.
+
+One aggregation per source of rows (paid orders, placed orders, events, order items) computes
+every measure asked for, each with its own window and filter as a filtered aggregate, so a
+hundred segments still read the orders once and the events once. Segments ask for extra
+measures with :func:`measure`; :func:`customer_features` joins them onto the customers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import ibis
+import ibis.expr.types as ir
+
+from kequn.schema.conventions import (
+    UNPAID_STATUSES,
+    as_of_literal,
+    not_after,
+    paid_orders,
+)
+from kequn.workspace import Workspace
+
+Source = Literal["paid", "orders", "events", "items"]
+Measure = Literal[
+    "count", "spend", "aov", "first", "last", "recency_days", "mean_gap_days",
+    "promotion_periods", "unpaid", "active_days", "duration", "intent_score", "quantity",
+    "item_spend", "distinct_products", "price_position",
+]
+RowFilter = Callable[[ir.Table], ir.BooleanValue]
+
+PREDICTIONS_TABLE = "kq_predictions"
+PREDICTION_COLUMNS: tuple[str, ...] = (
+    "p_alive", "expected_orders", "horizon_days", "expected_spend", "clv", "next_purchase_at",
+    "churn_risk",
+)
+SECONDS_PER_DAY = 86_400
+
+# Shopping festivals and public holidays on fixed dates (MM-DD), and the Spring Festival
+# (除夕 to 初六) by year: what "holiday" means for an order until a shop calendar exists.
+FIXED_HOLIDAYS: tuple[str, ...] = (
+    "01-01", "02-14", "03-08", "05-01", "05-02", "05-03", "05-04", "05-05", "05-20", "06-18",
+    "10-01", "10-02", "10-03", "10-04", "10-05", "10-06", "10-07", "11-11", "12-12", "12-24",
+    "12-25",
+)
+SPRING_FESTIVAL: dict[int, dt.date] = {
+    2015: dt.date(2015, 2, 19), 2016: dt.date(2016, 2, 8), 2017: dt.date(2017, 1, 28),
+    2018: dt.date(2018, 2, 16), 2019: dt.date(2019, 2, 5), 2020: dt.date(2020, 1, 25),
+    2021: dt.date(2021, 2, 12), 2022: dt.date(2022, 2, 1), 2023: dt.date(2023, 1, 22),
+    2024: dt.date(2024, 2, 10), 2025: dt.date(2025, 1, 29), 2026: dt.date(2026, 2, 17),
+    2027: dt.date(2027, 2, 6), 2028: dt.date(2028, 1, 26), 2029: dt.date(2029, 2, 13),
+    2030: dt.date(2030, 2, 3),
+}
+
+
+def holiday_dates() -> list[dt.date]:
+    """Every Spring Festival holiday day (除夕 through 初六) of the years known."""
+    return [d + dt.timedelta(days=k) for d in SPRING_FESTIVAL.values() for k in range(-1, 7)]
+
+
+# -- windows and measures -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    """``start < t <= end`` (either side open when None); SPEC §1's "in the last N days"."""
+
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+
+    @classmethod
+    def last(cls, as_of: dt.datetime, days: float) -> Window:
+        """The last ``days`` days before ``as_of``."""
+        return cls(as_of - dt.timedelta(days=days), None)
+
+    def holds(self, t: ir.TimestampValue) -> ir.BooleanValue | None:
+        """The window as a predicate on ``t``, or None for "any time"."""
+        parts = []
+        if self.start is not None:
+            parts.append(t > ibis.literal(self.start, type="timestamp"))
+        if self.end is not None:
+            parts.append(t <= ibis.literal(self.end, type="timestamp"))
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else parts[0] & parts[1]
+
+
+@dataclass(frozen=True)
+class Reduction:
+    """One per-customer aggregate over the rows of a source, and its value when there are none."""
+
+    source: Source
+    build: Callable[[ir.Table], ir.Value]
+    fill: Any = None
+    derived: frozenset[str] = frozenset()  # derived row columns the rows must carry
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """A per-customer table (``customer_id`` plus one ``value`` column) computed on its own."""
+
+    build: Callable[[Workspace, dt.datetime], ir.Table]
+    fill: Any = None
+
+
+_TIME: dict[Source, str] = {"paid": "paid_at", "orders": "created_at", "events": "event_time",
+                            "items": "paid_at"}
+
+
+def measure(source: Source, kind: Measure, as_of: dt.datetime, *, window: Window | None = None,
+            where: RowFilter | None = None, events: Sequence[str] = (),
+            weights: Mapping[str, float] | None = None,
+            derived: Collection[str] = ()) -> Reduction:
+    """A reduction over ``source`` rows inside ``window`` that pass ``where``.
+
+    Counts and sums are 0 for a customer without such rows; times, averages and gaps are
+    empty (NULL).
+    """
+    time_col = _TIME[source]
+    as_of_epoch = as_of_literal(as_of).epoch_seconds()
+
+    def condition(rows: ir.Table) -> ir.BooleanValue | None:
+        parts = []
+        if window is not None and (w := window.holds(rows[time_col])) is not None:
+            parts.append(w)
+        if where is not None:
+            parts.append(where(rows))
+        if events:
+            parts.append(rows.event.isin(list(events)))
+        if kind == "unpaid":
+            parts.append(unpaid(rows, as_of))
+        out = None
+        for part in parts:
+            out = part if out is None else out & part
+        return out
+
+    def build(rows: ir.Table) -> ir.Value:
+        cond = condition(rows)
+        t = rows[time_col]
+        if kind in ("count", "unpaid"):
+            return rows.count(where=cond)
+        if kind == "spend":
+            return rows.amount.sum(where=cond)
+        if kind == "aov":
+            return rows.amount.sum(where=cond) / rows.count(where=cond).nullif(0)
+        if kind == "first":
+            return t.min(where=cond)
+        if kind == "last":
+            return t.max(where=cond)
+        if kind == "recency_days":
+            return (as_of_epoch - t.max(where=cond).epoch_seconds()) / SECONDS_PER_DAY
+        if kind == "mean_gap_days":
+            span = t.max(where=cond).epoch_seconds() - t.min(where=cond).epoch_seconds()
+            return span / SECONDS_PER_DAY / (rows.count(where=cond) - 1).nullif(0)
+        if kind == "promotion_periods":
+            period = rows.promotion.concat("|", t.strftime("%Y-%m"))
+            promoted = rows.promotion.notnull()
+            return period.nunique(where=promoted if cond is None else cond & promoted)
+        if kind == "active_days":
+            return t.date().nunique(where=cond)
+        if kind == "duration":
+            return rows.duration_s.sum(where=cond)
+        if kind == "intent_score":
+            chosen = dict(weights or {})
+            weight = ibis.cases(*((rows.event == name, ibis.literal(float(w), type="float64"))
+                                  for name, w in chosen.items()),
+                                else_=ibis.literal(0.0, type="float64"))
+            return weight.sum(where=cond)
+        if kind == "quantity":
+            return rows.quantity.sum(where=cond)
+        if kind == "item_spend":
+            return rows.line_amount.sum(where=cond)
+        if kind == "distinct_products":
+            return rows.product_id.nunique(where=cond)
+        if kind == "price_position":
+            return rows.price_position.mean(where=cond)
+        msg = f"unknown measure {kind!r}"
+        raise ValueError(msg)
+
+    fill = 0 if kind in ("count", "unpaid", "spend", "promotion_periods", "active_days",
+                         "duration", "intent_score", "quantity", "item_spend",
+                         "distinct_products") else None
+    return Reduction(source, build, fill, frozenset(derived))
+
+
+def unpaid(orders: ir.Table, as_of: dt.datetime) -> ir.BooleanValue:
+    """Placed and still waiting for payment at ``as_of`` (not cancelled or refunded)."""
+    # Placed and still waiting for payment at as_of: not paid by then, not cancelled/refunded.
+    waiting = orders.paid_at.isnull() | (orders.paid_at > as_of_literal(as_of))
+    open_status = orders.status.isnull() | ~orders.status.isin(UNPAID_STATUSES)
+    return waiting & open_status
+
+
+# -- rows of each source --------------------------------------------------------------------
+
+
+def customer_rows(ws: Workspace, as_of: dt.datetime,
+                  columns: Collection[str] | None = None) -> ir.Table:
+    """Customers known at ``as_of`` (registered by then, or registration unknown).
+
+    ``columns`` keeps only those columns (and ``customer_id``); ``age`` in full years at
+    ``as_of`` is computed from ``birthday`` when kept. None keeps every column and ``age``.
+    """
+    c = ws.table("customers")
+    c = c.filter(c.registered_at.isnull() | not_after(c.registered_at, as_of))
+    wanted = None if columns is None else set(columns)
+    extra = {}
+    if wanted is None or "age" in wanted:
+        b = c.birthday
+        late = (b.month() > as_of.month) | ((b.month() == as_of.month) & (b.day() > as_of.day))
+        extra["age"] = (as_of.year - b.year()) - late.ifelse(1, 0)
+    if wanted is not None:
+        keep = ["customer_id", *(n for n in c.columns if n in wanted and n != "customer_id")]
+        return c.select(*keep, **extra)
+    return c.mutate(**extra)
+
+
+def paid_order_rows(ws: Workspace, as_of: dt.datetime,
+                    derived: Collection[str] = ()) -> ir.Table:
+    """Paid orders at ``as_of`` (SPEC §1), with the derived columns asked for.
+
+    ``discount_rate`` is discount / (amount + discount); ``holiday`` is paid on a holiday of
+    :data:`FIXED_HOLIDAYS` or the Spring Festival; ``promotion_day`` is paid on a day when any
+    paid order of the shop carried a promotion.
+    """
+    rows = paid_orders(ws.table("orders"), as_of)
+    return _order_derived(rows, derived, as_of, ws)
+
+
+def order_rows(ws: Workspace, as_of: dt.datetime, derived: Collection[str] = ()) -> ir.Table:
+    """Orders placed by ``as_of`` whatever their state (their time is ``created_at``)."""
+    o = ws.table("orders")
+    return _order_derived(o.filter(not_after(o.created_at, as_of)), derived, as_of, ws)
+
+
+def _order_derived(rows: ir.Table, derived: Collection[str], as_of: dt.datetime,
+                   ws: Workspace) -> ir.Table:
+    extra: dict[str, ir.Value] = {}
+    if "discount_rate" in derived:
+        extra["discount_rate"] = rows.discount / (rows.amount + rows.discount).nullif(0)
+    if "holiday" in derived or "promotion_day" in derived:
+        day = rows.paid_at.date()
+        if "holiday" in derived:
+            extra["holiday"] = (rows.paid_at.strftime("%m-%d").isin(list(FIXED_HOLIDAYS))
+                                | day.isin(holiday_dates())).fill_null(False)
+        if "promotion_day" in derived:
+            paid = paid_orders(ws.table("orders"), as_of)
+            promo_days = paid.filter(paid.promotion.notnull()).select(d=paid.paid_at.date())
+            extra["promotion_day"] = day.isin(promo_days.d).fill_null(False)
+    return rows.mutate(**extra) if extra else rows
+
+
+def event_rows(ws: Workspace, as_of: dt.datetime, *, products: bool = False) -> ir.Table:
+    """Events up to ``as_of``; with ``products``, the product's columns joined on."""
+    e = ws.table("events")
+    e = e.filter(not_after(e.event_time, as_of))
+    if not products:
+        return e
+    return _with_products(e, ws)
+
+
+def _with_products(rows: ir.Table, ws: Workspace) -> ir.Table:
+    p = ws.table("products")
+    p = p.select("product_id", "category", "brand", "price", "is_standard", "launched_at",
+                 product_name=p.name, price_position=price_positions(p))
+    joined = rows.left_join(p, rows.product_id == p.product_id)
+    return joined.drop("product_id_right")
+
+
+def price_positions(products: ir.Table) -> ir.FloatingValue:
+    """Each product's price position in its category, 0 (cheapest) to 1 (dearest).
+
+    A category with one priced product puts it in the middle (0.5); no price, no position.
+    """
+    priced = products.price.notnull()
+    group = [products.category, priced]
+    w = ibis.window(group_by=group, order_by=products.price)
+    n = products.count().over(ibis.window(group_by=group))
+    rank = ibis.rank().over(w).cast("float64")
+    pos = ibis.cases((n > 1, rank / (n - 1).cast("float64")), else_=ibis.literal(0.5))
+    return priced.ifelse(pos, ibis.null("float64"))
+
+
+def item_rows(ws: Workspace, as_of: dt.datetime, *, cycles: ir.Table | None = None,
+              repurchase_ranks: Collection[int] = (), products: bool = True) -> ir.Table:
+    """Lines of paid orders at ``as_of``, with the product's columns unless ``products`` is off.
+
+    ``quantity`` defaults to 1; ``days_since_paid`` is in days. With the products,
+    ``line_amount`` (the line's price defaulting to the product's) and ``days_since_launch``
+    too. With ``cycles`` (one row per product: buyers, repurchase_rate, median_interval_days)
+    each line also carries the product's repurchase figures, and ``repurchase_top_percent_N``
+    ranks the product by repurchase rate among products with at least N buyers (1 = highest).
+    """
+    paid = paid_orders(ws.table("orders"), as_of).select(
+        "order_id", "customer_id", "paid_at", "channel", "promotion", "coupon_id")
+    items = ws.table("order_items")
+    rows = paid.join(items, paid.order_id == items.order_id)  # inner: keys collapse
+    qty = rows.quantity.fill_null(1)
+    as_of_epoch = as_of_literal(as_of).epoch_seconds()
+    rows = rows.mutate(quantity=qty,
+                       days_since_paid=(as_of_epoch - rows.paid_at.epoch_seconds())
+                       / SECONDS_PER_DAY)
+    if products:
+        rows = _with_products(rows, ws)
+        rows = rows.mutate(
+            line_amount=rows.quantity * rows.unit_price.fill_null(rows.price),
+            days_since_launch=(rows.paid_at.epoch_seconds() - rows.launched_at.epoch_seconds())
+            / SECONDS_PER_DAY,
+        )
+    if cycles is None:
+        return rows
+    cy = cycles.select(
+        "product_id",
+        product_buyers=cycles.buyers.cast("float64"),
+        repurchase_rate=cycles.repurchase_rate.cast("float64"),
+        repurchase_interval_days=cycles.median_interval_days.cast("float64"),
+    )
+    ranks = {}
+    for n in sorted(set(repurchase_ranks)):
+        eligible = cy.product_buyers >= n
+        group = [eligible, cy.repurchase_rate.isnull()]
+        rank = ibis.rank().over(ibis.window(group_by=group,
+                                            order_by=ibis.desc(cy.repurchase_rate)))
+        size = cy.count().over(ibis.window(group_by=group))
+        pct = (rank + 1).cast("float64") / size.cast("float64") * 100
+        ranks[f"repurchase_top_percent_{n}"] = (eligible & cy.repurchase_rate.notnull()).ifelse(
+            pct, ibis.null("float64"))
+    cy = cy.mutate(**ranks) if ranks else cy
+    return rows.left_join(cy, rows.product_id == cy.product_id).drop("product_id_right")
+
+
+# -- preferences and predictions ------------------------------------------------------------
+
+
+PreferenceBasis = Literal["view_time", "views", "purchases", "spend"]
+
+
+def category_preference(ws: Workspace, as_of: dt.datetime, *, by: PreferenceBasis,
+                        window: Window | None = None) -> ir.Table:
+    """Each customer's top category and its share (0–1) of views, view time or purchases.
+
+    Rows without a category are left out; a tie goes to the category name first in order.
+    """
+    if by in ("views", "view_time"):
+        rows = event_rows(ws, as_of, products=True)
+        rows = rows.filter(rows.event == "view")
+        time_col = rows.event_time
+        weight = rows.duration_s if by == "view_time" else ibis.literal(1.0)
+    else:
+        rows = item_rows(ws, as_of)
+        time_col = rows.paid_at
+        weight = rows.quantity if by == "purchases" else rows.line_amount
+    if window is not None and (w := window.holds(time_col)) is not None:
+        rows = rows.filter(w)
+    rows = rows.filter(rows.category.notnull())
+    per = rows.group_by(["customer_id", "category"]).aggregate(
+        amount=weight.cast("float64").sum())
+    total = per.amount.sum().over(ibis.window(group_by=per.customer_id))
+    order = ibis.window(group_by=per.customer_id,
+                        order_by=[ibis.desc(per.amount), per.category])
+    ranked = per.mutate(_n=ibis.row_number().over(order), _total=total)
+    top = ranked.filter(ranked._n == 0)
+    return top.select("customer_id", top_category=top.category,
+                      top_category_share=top.amount / top._total.nullif(0))
+
+
+def has_predictions(ws: Workspace) -> bool:
+    """Whether the workspace has a ``kq_predictions`` table (written by ``kequn predict``)."""
+    return PREDICTIONS_TABLE in ws.con.list_tables()
+
+
+def latest_predictions(ws: Workspace, as_of: dt.datetime) -> ir.Table | None:
+    """Per customer, the newest prediction made at or before ``as_of`` (None if none exist).
+
+    A prediction made after ``as_of`` would leak the future, so it is never used. Between
+    models predicting at the same time the first model name wins.
+    """
+    if not has_predictions(ws):
+        return None
+    p = ws.con.table(PREDICTIONS_TABLE)
+    made = p.as_of.cast("timestamp")
+    p = p.filter(made <= as_of_literal(as_of)).mutate(_made=made)
+    order = ibis.window(group_by=p.customer_id, order_by=[ibis.desc(p._made), p.model])
+    p = p.mutate(_n=ibis.row_number().over(order))
+    p = p.filter(p._n == 0)
+    return p.select("customer_id", *PREDICTION_COLUMNS, prediction_as_of=p._made,
+                    prediction_model=p.model)
+
+
+# -- the table --------------------------------------------------------------------------------
+
+
+def standard_measures(as_of: dt.datetime) -> dict[str, Reduction]:
+    """The feature table's standard columns: R/F/M, windows, activity and intent (SPEC §2–3)."""
+    from kequn.segments.catalog import DEFAULT_INTENT_WEIGHTS  # data only, no cycle
+
+    year, two_years = Window.last(as_of, 365), Window.last(as_of, 720)
+    month, fortnight = Window.last(as_of, 30), Window.last(as_of, 14)
+    return {
+        "paid_orders": measure("paid", "count", as_of),
+        "spend": measure("paid", "spend", as_of),
+        "aov": measure("paid", "aov", as_of),
+        "first_paid_at": measure("paid", "first", as_of),
+        "last_paid_at": measure("paid", "last", as_of),
+        "recency_days": measure("paid", "recency_days", as_of),
+        "mean_gap_days": measure("paid", "mean_gap_days", as_of),
+        "paid_orders_365d": measure("paid", "count", as_of, window=year),
+        "spend_365d": measure("paid", "spend", as_of, window=year),
+        "paid_orders_720d": measure("paid", "count", as_of, window=two_years),
+        "events_30d": measure("events", "count", as_of, window=month),
+        "active_days_30d": measure("events", "active_days", as_of, window=month),
+        "last_event_at": measure("events", "last", as_of),
+        "intent_score_14d": measure("events", "intent_score", as_of, window=fortnight,
+                                    weights=DEFAULT_INTENT_WEIGHTS),
+    }
+
+
+def standard_lookups(as_of: dt.datetime) -> dict[str, tuple[Lookup, str]]:
+    """Preference columns of the standard table: (lookup, column of the lookup)."""
+    views = Window.last(as_of, 90)
+    year = Window.last(as_of, 365)
+
+    def pref(by: PreferenceBasis, window: Window) -> Lookup:
+        return Lookup(lambda ws, a: category_preference(ws, a, by=by, window=window))
+
+    viewed, bought = pref("view_time", views), pref("purchases", year)
+    return {
+        "top_category_viewed": (viewed, "top_category"),
+        "top_category_viewed_share": (viewed, "top_category_share"),
+        "top_category_bought": (bought, "top_category"),
+        "top_category_bought_share": (bought, "top_category_share"),
+    }
+
+
+def source_rows(ws: Workspace, as_of: dt.datetime, source: Source,
+                derived: Collection[str] = ()) -> ir.Table:
+    """The rows a :class:`Reduction` over ``source`` reads, with the derived columns asked for.
+
+    For events and items, the marker ``products`` joins the products' columns. For items,
+    the repurchase columns come from
+    :func:`kequn.clv.repurchase.product_repurchase_cycles` at the same ``as_of``.
+    """
+    derived = frozenset(derived)
+    if source == "paid":
+        return paid_order_rows(ws, as_of, derived)
+    if source == "orders":
+        return order_rows(ws, as_of, derived)
+    if source == "events":
+        return event_rows(ws, as_of, products="products" in derived)
+    ranks = {int(d.rsplit("_", 1)[1]) for d in derived
+             if d.startswith("repurchase_top_percent_")}
+    cycles = None
+    if ranks or derived & _CYCLE_COLUMNS:
+        from kequn.clv.repurchase import product_repurchase_cycles
+
+        cycles = product_repurchase_cycles(ws.table("orders"), ws.table("order_items"),
+                                           ws.table("products"), as_of=as_of)
+    return item_rows(ws, as_of, cycles=cycles, repurchase_ranks=ranks,
+                     products="products" in derived)
+
+
+_CYCLE_COLUMNS = frozenset({"product_buyers", "repurchase_rate", "repurchase_interval_days"})
+
+
+def customer_features(ws: Workspace, as_of: dt.datetime, *,
+                      measures: Mapping[str, Reduction] | None = None,
+                      lookups: Mapping[str, tuple[Lookup, str]] | None = None,
+                      standard: bool = True, predictions: bool | None = None,
+                      columns: Collection[str] | None = None) -> ir.Table:
+    """One row per customer known at ``as_of`` with their features.
+
+    Parameters
+    ----------
+    ws, as_of
+        The workspace and the moment (see :func:`kequn.schema.conventions.parse_as_of`).
+    measures
+        Extra columns, each a :class:`Reduction` (see :func:`measure`). Measures over the same
+        rows share one aggregation pass.
+    lookups
+        Extra columns from per-customer tables: name → (lookup, column of its table).
+    standard
+        Include :func:`standard_measures` and the preference columns.
+    predictions
+        Join the newest predictions (``p_alive``, ``clv``, …); None joins them when the
+        workspace has them.
+    columns
+        Keep only these customer columns (and ``customer_id``); None keeps them all.
+
+    Examples
+    --------
+    >>> import kequn, datetime as dt
+    >>> ws = kequn.open(":memory:")
+    >>> customer_features(ws, dt.datetime(2024, 3, 1)).count().to_pyarrow().as_py()
+    0
+    """
+    chosen: dict[str, Reduction] = {**(standard_measures(as_of) if standard else {}),
+                                    **(measures or {})}
+    chosen_lookups = {**(standard_lookups(as_of) if standard else {}), **(lookups or {})}
+    table = customer_rows(ws, as_of, columns)
+    # One pass per source: the rows carry every derived column any measure of it reads.
+    groups: dict[Source, dict[str, Reduction]] = {}
+    for name, red in chosen.items():
+        groups.setdefault(red.source, {})[name] = red
+    fills: dict[str, Any] = {}
+    for source, reds in groups.items():
+        derived = frozenset().union(*(r.derived for r in reds.values()))
+        rows = source_rows(ws, as_of, source, derived)
+        agg = rows.group_by("customer_id").aggregate(
+            **{name: red.build(rows) for name, red in reds.items()})
+        table = _join(table, agg)
+        fills.update({n: r.fill for n, r in reds.items() if r.fill is not None})
+    by_lookup: dict[int, tuple[Lookup, dict[str, str]]] = {}
+    for name, (lookup, column) in chosen_lookups.items():
+        by_lookup.setdefault(id(lookup), (lookup, {}))[1][name] = column
+    for lookup, columns in by_lookup.values():
+        part = lookup.build(ws, as_of)
+        table = _join(table, part.select("customer_id",
+                                         **{n: part[c] for n, c in columns.items()}))
+        if lookup.fill is not None:
+            fills.update(dict.fromkeys(columns, lookup.fill))
+    if predictions or (predictions is None and has_predictions(ws)):
+        latest = latest_predictions(ws, as_of)
+        if latest is not None:
+            table = _join(table, latest)
+    if fills:
+        table = table.mutate(**{n: table[n].fill_null(v) for n, v in fills.items()})
+    return table
+
+
+def _join(table: ir.Table, part: ir.Table) -> ir.Table:
+    return table.left_join(part, table.customer_id == part.customer_id).drop(
+        "customer_id_right")
