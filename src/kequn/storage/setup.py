@@ -52,12 +52,22 @@ def table_schema(spec: TableSpec) -> ibis.Schema:
     return ibis.schema({c.name: _IBIS_TYPES[STORAGE_TYPES[c.kind]] for c in spec.columns})
 
 
+def all_state_tables() -> dict[str, ibis.Schema]:
+    """kequn's state tables: the core ones above and those each feature package declares."""
+    # imported here, not at module level: those packages import the workspace, which imports us
+    from kequn.campaigns.store import CAMPAIGN_TABLES
+    from kequn.segments.registry import SEGMENT_TABLES
+
+    return {**STATE_TABLES, **SEGMENT_TABLES, **CAMPAIGN_TABLES}
+
+
 def ensure_tables(con: BaseBackend) -> None:
-    """Create every canonical and state table that does not exist yet (idempotent)."""
+    """Create every canonical and state table that does not exist yet (idempotent), so a
+    workspace opened read-only later has them all."""
     existing = set(con.list_tables())
     for spec in TABLES.values():
         if spec.name not in existing:
             con.create_table(spec.name, schema=table_schema(spec))
-    for name, schema in STATE_TABLES.items():
+    for name, schema in all_state_tables().items():
         if name not in existing:
             con.create_table(name, schema=schema)
