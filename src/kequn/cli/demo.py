@@ -41,6 +41,9 @@ def demo_command(
     data_dir: Annotated[Path | None, typer.Option(
         "--data-dir", help=f"Where the Parquet files go (default: {DATA_DIR_NAME}/ next to "
                            "the workspace). 数据文件目录")] = None,
+    report: Annotated[bool, typer.Option(
+        "--report/--no-report", help="End by writing the weekly report next to the workspace. "
+                                     "生成运营周报")] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Generate a realistic demo shop, load it into a new workspace and summarise it.
@@ -63,12 +66,19 @@ def demo_command(
                             "updated": report.updated, "quarantined": report.quarantined}
         loaded = time.perf_counter()
         summary = summarize(ws)
+        report_path = None
+        if report:
+            from kequn.report import write_report
+
+            report_path = path.parent / "kequn-report.html"
+            write_report(ws, report_path)
     timing = {"generate_s": round(generated - started, 1), "load_s": round(loaded - generated, 1)}
     if as_json:
         echo_json({"workspace": str(path), "data_dir": str(folder), **timing, "loads": loads,
-                   "summary": summary.to_dict()})
+                   "summary": summary.to_dict(),
+                   "report": str(report_path) if report_path else None})
     else:
-        _print_summary(path, folder, timing, loads, summary)
+        _print_summary(path, folder, timing, loads, summary, report_path)
 
 
 def _refuse_non_empty(path: Path) -> None:
@@ -84,7 +94,8 @@ def _refuse_non_empty(path: Path) -> None:
 
 
 def _print_summary(path: Path, folder: Path, timing: dict[str, float],
-                   loads: dict[str, dict[str, int]], s: ShopSummary) -> None:
+                   loads: dict[str, dict[str, int]], s: ShopSummary,
+                   report_path: Path | None = None) -> None:
     echo = typer.echo
     echo(f"Demo shop 演示店铺 → {path}  (files 数据文件: {folder}/; generated 生成 "
          f"{timing['generate_s']}s, loaded 加载 {timing['load_s']}s)")
@@ -108,6 +119,8 @@ def _print_summary(path: Path, folder: Path, timing: dict[str, float],
         groups = " · ".join(f"{name} {_GROUP_LABELS.get(name, '')} {n:,}"
                             for name, n in s.groups.items())
         echo(f"  largest groups 最大人群: {groups}")
+    if report_path:
+        echo(f"Report 运营周报: {report_path.resolve()}  (open it in a browser 用浏览器打开)")
     echo("Next 下一步:")
     for command, what in _NEXT:
         echo(f"  {command:<22}{what}")
