@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable
 
-import pyarrow as pa
 import pytest
 
 import kequn
-from kequn.schema.tables import TABLES
-from kequn.storage.setup import table_schema
 from kequn.workspace import Workspace
-
-Rows = Sequence[Mapping[str, Any]]
-
-
-def insert_rows(ws: Workspace, table: str, rows: Rows) -> None:
-    """Insert rows straight into a shop table (missing columns are NULL); bypasses the loader."""
-    schema = table_schema(TABLES[table]).to_pyarrow()
-    data = {name: [row.get(name) for row in rows] for name in schema.names}
-    ws.con.insert(table, pa.table(data, schema=schema))
+from shop_rows import Rows, insert_rows
 
 
 @pytest.fixture

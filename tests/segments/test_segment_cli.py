@@ -29,7 +29,7 @@ def workspace(tmp_path) -> str:
     s.order("c1", 10)
     s.order("c2", 100)
     s.event("c2", "cart", 2)
-    from conftest import insert_rows
+    from shop_rows import insert_rows
 
     for table in ("customers", "orders", "events"):
         insert_rows(ws, table, getattr(s, table))
