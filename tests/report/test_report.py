@@ -34,6 +34,14 @@ def test_the_page_is_self_contained(zh_html):
         assert words in html
 
 
+def test_without_a_prediction_run_the_predictions_section_is_a_hint(zh_html):
+    section = zh_html.split('<section class="card" id="predictions">', 1)[1].split(
+        "</section>", 1)[0]
+    assert "<h2>预测</h2>" in section
+    assert "运行 &#39;kequn predict fit&#39; 查看预测。" in section
+    assert "chart-predictions" not in section
+
+
 def test_english_page_and_its_charts(synthetic_ws, monkeypatch):
     monkeypatch.setitem(sys.modules, "kequn.segments", None)
     data = gather(synthetic_ws, as_of=build_as_of(synthetic_ws), lang="en", period="week")

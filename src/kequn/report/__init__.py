@@ -1,8 +1,9 @@
 """The Monday report 运营周报: one self-contained HTML file a shop owner opens offline.
 
 Revenue and its decomposition against the previous period, new vs returning customers, the
-retention heat map, the funnel, the channel quadrant with seed 003's advice, the RFM grid
-and group sizes. Charts are Apache ECharts, inlined from ``kequn/static/echarts.min.js`` so
+retention heat map, the funnel, the channel quadrant with seed 003's advice, the RFM grid,
+group sizes and the latest stored predictions (churn-risk bands, CLV, the holdout
+check). Charts are Apache ECharts, inlined from ``kequn/static/echarts.min.js`` so
 the page needs no network.
 
 Examples

@@ -20,6 +20,7 @@ from kequn.metrics.funnels import FunnelSpec
 from kequn.metrics.retention import RepurchaseRetentionSpec, RetentionSpec
 from kequn.metrics.rfm import RFMSpec
 from kequn.report._labels import Lang, t
+from kequn.report._predictions import prediction_chart, prediction_section
 
 if TYPE_CHECKING:
     from kequn.workspace import Workspace
@@ -61,6 +62,7 @@ class ReportData:
     channels: list[dict[str, Any]] = field(default_factory=list)
     rfm: list[dict[str, Any]] = field(default_factory=list)
     groups: list[dict[str, Any]] | None = None
+    predictions: dict[str, Any] | None = None
     repurchase_months: int = 6
     charts: dict[str, dict[str, Any]] = field(default_factory=dict)
     colours: tuple[str, str] = UP_DOWN_COLOURS["zh"]
@@ -189,6 +191,9 @@ def gather(ws: Workspace, *, as_of: dt.datetime, lang: Lang, period: Period) -> 
                  "flags": "".join(("R↑" if r["r_high"] else "R↓", " F↑" if r["f_high"] else " F↓",
                                    " M↑" if r["m_high"] else " M↓"))} for r in rfm]
     data.groups = _groups(ws, cur, prev, k, lang)
+    data.predictions = prediction_section(ws, as_of, k, lang)
+    if data.predictions and data.predictions["holdout"]:
+        data.charts["predictions"] = prediction_chart(data.predictions["holdout"], lang)
     return data
 
 

@@ -95,6 +95,39 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "Customer groups are not available in this install yet, so this section is "
               "left out.",
     },
+    "s_predictions": {"zh": "预测", "en": "Predictions"},
+    "s_predictions_note": {
+        "zh": "模型 {model}，数据截至 {as_of}，共为 {customers} 位买家打分：流失风险按仍然活跃的"
+              "概率分档（低于 {high} 为高风险，低于 {medium} 为中风险）。",
+        "en": "Model {model} on data to {as_of}, scoring {customers} buyers: churn risk bands "
+              "by the probability a buyer is still active (below {high} high, below {medium} "
+              "medium).",
+    },
+    "predictions_missing": {"zh": "运行 'kequn predict fit' 查看预测。",
+                            "en": "run 'kequn predict fit' to see predictions"},
+    "churn_risk": {"zh": "流失风险", "en": "Churn risk"},
+    "churn_high": {"zh": "高风险", "en": "High"},
+    "churn_medium": {"zh": "中风险", "en": "Medium"},
+    "churn_low": {"zh": "低风险", "en": "Low"},
+    "share": {"zh": "占比", "en": "Share"},
+    "pred_expected_orders": {"zh": "未来 {n} 天预计订单数", "en": "Expected orders, next {n} days"},
+    "pred_clv": {"zh": "未来 {n} 天客户终身价值 CLV 合计",
+                 "en": "Customer lifetime value, next {n} days"},
+    "pred_holdout": {"zh": "回测：预测与实际复购次数",
+                     "en": "Holdout check: predicted vs actual repeat orders"},
+    "pred_holdout_note": {
+        "zh": "用 {cal} 之前的数据拟合 {model}，预测 {cal} 至 {end} 之间的复购次数，与实际对比；"
+              "买家按校准期内的复购次数分组。",
+        "en": "{model} fitted on data to {cal}, its predicted repeat orders from {cal} to {end} "
+              "against what happened; buyers grouped by their repeat orders before {cal}.",
+    },
+    "pred_bucket": {"zh": "校准期复购次数", "en": "Repeat orders before calibration end"},
+    "pred_predicted": {"zh": "预测", "en": "Predicted"},
+    "pred_actual": {"zh": "实际", "en": "Actual"},
+    "pred_error": {"zh": "误差", "en": "Error"},
+    "pred_chart_totals": {"zh": "合计：实际 {actual} 次 · 预测 {predicted} 次（{error}）",
+                          "en": "Total: actual {actual} · predicted {predicted} ({error})"},
+    "total": {"zh": "合计", "en": "Total"},
     # table headers and words
     "channel": {"zh": "渠道", "en": "Channel"},
     "traffic": {"zh": "流量", "en": "Traffic"},
