@@ -9,4 +9,5 @@ from kequn.cli import (
     metrics,  # noqa: F401  metrics, report
     predict,  # noqa: F401  predict fit/show/customers
     segment,  # noqa: F401  segment list/show/create/count/members/...
+    serve,  # noqa: F401  serve, token
 )

@@ -41,6 +41,8 @@ def demo_command(
     data_dir: Annotated[Path | None, typer.Option(
         "--data-dir", help=f"Where the Parquet files go (default: {DATA_DIR_NAME}/ next to "
                            "the workspace). 数据文件目录")] = None,
+    serve: Annotated[bool, typer.Option(
+        "--serve", help="End by serving the dashboard on the demo shop. 完成后打开看板")] = False,
     report: Annotated[bool, typer.Option(
         "--report/--no-report", help="End by writing the weekly report next to the workspace. "
                                      "生成运营周报")] = True,
@@ -79,6 +81,11 @@ def demo_command(
                    "report": str(report_path) if report_path else None})
     else:
         _print_summary(path, folder, timing, loads, summary, report_path)
+    if serve:
+        from kequn.api.config import ServerConfig
+        from kequn.cli.serve import run_server
+
+        run_server(ServerConfig(workspace=path))
 
 
 def _refuse_non_empty(path: Path) -> None:

@@ -55,10 +55,11 @@ def table_schema(spec: TableSpec) -> ibis.Schema:
 def all_state_tables() -> dict[str, ibis.Schema]:
     """kequn's state tables: the core ones above and those each feature package declares."""
     # imported here, not at module level: those packages import the workspace, which imports us
+    from kequn.api.access import TOKENS_SCHEMA, TOKENS_TABLE
     from kequn.campaigns.store import CAMPAIGN_TABLES
     from kequn.segments.registry import SEGMENT_TABLES
 
-    return {**STATE_TABLES, **SEGMENT_TABLES, **CAMPAIGN_TABLES}
+    return {**STATE_TABLES, **SEGMENT_TABLES, **CAMPAIGN_TABLES, TOKENS_TABLE: TOKENS_SCHEMA}
 
 
 def ensure_tables(con: BaseBackend) -> None:

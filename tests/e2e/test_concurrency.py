@@ -1,0 +1,88 @@
+"""The server, ``kequn load`` and ``kequn run`` on one workspace at the same time: real
+processes, no errors, no lost writes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from e2e_server import KEQUN, build_shop, start_server, stop_server
+
+pytestmark = pytest.mark.slow
+
+LOADS = 4
+ROWS = 400
+
+
+def _events_file(folder: Path, n: int) -> Path:
+    path = folder / f"events_{n}.csv"
+    lines = ["event_time,customer_id,event,session_id"]
+    lines += [f"2026-10-{1 + i % 28:02d} {i % 24:02d}:{n:02d}:{i % 60:02d},C{i % 150:07d},view,"
+              f"s{n}-{i}" for i in range(ROWS)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_server_loads_and_runs_share_the_workspace(tmp_path: Path):
+    ws = build_shop(tmp_path, customers=150)
+    server = start_server(ws, tmp_path / "serve.log")
+    env = {**os.environ, "KEQUN_LOCK_WAIT": "120"}
+    try:
+        before = {t["table"]: t["rows"] for t in server.get("/api/status").json()["tables"]}
+        files = [_events_file(tmp_path, n) for n in range(LOADS)]
+        statuses: list[tuple[str, int]] = []
+        stop = threading.Event()
+
+        def hammer(worker: int) -> None:
+            client = httpx.Client(base_url=server.url, timeout=120)
+            i = 0
+            while not stop.is_set() or i < 3:
+                i += 1
+                rule = f"events(view, last: {i + worker}d) > 0"
+                for method, path, kw in (
+                    ("GET", "/api/status", {}),
+                    ("POST", "/api/segments/count", {"json": {"rule": rule}}),
+                    ("POST", "/groups/count", {"data": {"rule": rule}}),
+                    ("GET", "/api/segments/active/members?limit=5", {}),
+                    ("POST", "/api/segments", {"json": {"id": f"w{worker}_{i}",
+                                                        "rule": rule}}),
+                ):
+                    r = client.request(method, path, **kw)
+                    statuses.append((f"{method} {path}", r.status_code))
+                time.sleep(0.25)  # busy operators clicking, not a flood
+            client.close()
+
+        with ThreadPoolExecutor(2) as pool:
+            workers = [pool.submit(hammer, w) for w in range(2)]
+            time.sleep(0.5)
+            procs = [subprocess.Popen([*KEQUN, "load", "events", str(f), "--workspace",
+                                       str(ws), "--json"], env=env, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE) for f in files]
+            procs.append(subprocess.Popen([*KEQUN, "run", "--ticks", "3", "--every", "1s",
+                                           "--workspace", str(ws)], env=env,
+                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE))
+            outcomes = [(p.wait(300), p.stderr.read().decode() if p.stderr else "")
+                        for p in procs]
+            stop.set()
+            for w in workers:
+                w.result(300)
+
+        assert [code for code, _ in outcomes] == [0] * (LOADS + 1), outcomes
+        bad = [s for s in statuses if s[1] >= 300]
+        assert bad == [], bad
+        after = {t["table"]: t["rows"] for t in server.get("/api/status").json()["tables"]}
+        assert after["events"] == before["events"] + LOADS * ROWS  # every row present
+        saved = {p.split("/")[-1] for p, code in statuses if code == 201}
+        listed = server.get("/api/segments?sizes=false&limit=1000").json()["items"]
+        created = sum(1 for name, code in statuses if code == 201 and "segments" in name)
+        assert created == sum(1 for s in listed if s["origin"] == "saved")  # no lost writes
+        assert saved  # the writers really wrote
+        assert server.get("/api/loads").json()["total"] == LOADS
+    finally:
+        stop_server(server)
