@@ -21,6 +21,7 @@ import ibis.expr.types as ir
 
 from kequn.errors import CompileError, KequnError, NotFoundError
 from kequn.segments import ast
+from kequn.segments import cache as kept
 from kequn.segments.compiler import Compiled, Compiler, Frame, Needs, Typed
 from kequn.segments.parser import SEGMENT_ID
 from kequn.segments.printer import cond_text, value_text
@@ -89,12 +90,16 @@ class Evaluator:
     def __init__(self, ws: Any, as_of: str | dt.date | dt.datetime | None) -> None:
         self.ws = ws
         self.tables = _Tables(ws)
-        self.as_of = ws.resolve_as_of(as_of)
+        self._default = as_of is None
+        self.as_of = (self._kept_default() if self._default else None) or ws.resolve_as_of(as_of)
         self._table: ir.Table | None = None
         self._columns: set[str] = set()
         self._predictions_checked = False
         self._segments: dict[str, SegmentDef] | None = None
         self._dropper: weakref.finalize | None = None
+        self._kept: ir.Table | None = None  # the workspace's stored feature table, if current
+        self._kept_read = False
+        self._skip_kept = False
 
     # -- what to evaluate -------------------------------------------------------------------
     def segment(self, seg_id: str) -> SegmentDef:
@@ -142,10 +147,37 @@ class Evaluator:
             needs.merge(compiler.needs)
         needs.predictions = needs.predictions and self._predictions_exist()
         self.close()
+        if kept.usable(self.ws) and (key := kept.fingerprint(self.ws)) is not None:
+            # Keep it in the workspace, for the next process at the same as_of and data.
+            table = self._kept_table()
+            if table is None or not _covers(needs, set(table.columns)):
+                features = ft.customer_features(
+                    self.tables, self.as_of, measures=needs.measures, lookups=needs.lookups,
+                    standard=False, predictions=False, columns=None)
+                table = kept.write(self.ws, self.as_of, key, features,
+                                   default=self.as_of if self._default else None)
+                self._kept, self._kept_read = table, table is not None
+            if table is not None:
+                self._table, self._columns = table, set(table.columns)
+                return
         name = f"_kq_features_{uuid.uuid4().hex[:12]}"
         table = self.ws.con.create_table(name, self._features(needs), temp=True)
         self._table, self._columns = table, set(table.columns)
         self._dropper = weakref.finalize(self, _drop_temp, self.ws.raw, name)
+
+    def _kept_default(self) -> dt.datetime | None:
+        """The default as_of noted with the kept table, if the data has not changed since."""
+        if not kept.usable(self.ws) or (key := kept.fingerprint(self.ws)) is None:
+            return None
+        return kept.default_as_of(self.ws, key)
+
+    def _kept_table(self) -> ir.Table | None:
+        """The workspace's stored feature table when it is for this as_of and data version."""
+        if not self._kept_read:
+            self._kept_read = True
+            if kept.usable(self.ws) and (key := kept.fingerprint(self.ws)) is not None:
+                self._kept = kept.read(self.ws, self.as_of, key)
+        return self._kept
 
     def close(self) -> None:
         """Drop the kept feature table (also done when the evaluator is garbage collected)."""
@@ -165,7 +197,27 @@ class Evaluator:
         if needs.predictions:
             self._check_predictions()
         if self._table is not None and needs.covered_by(self._columns):
-            return Frame(self._table)
+            return Frame(_narrow(self._table, needs))
+        base, columns = self._table, self._columns
+        if base is None:
+            base = None if self._skip_kept else self._kept_table()
+            columns = set(base.columns) if base is not None else set()
+        if base is not None and not (needs.columns - columns):
+            # Read what the kept table has; compute only the measures it lacks.
+            table = _narrow(base, needs)
+            missing = Needs(
+                measures={n: m for n, m in needs.measures.items() if n not in columns},
+                lookups={n: lk for n, lk in needs.lookups.items() if n not in columns})
+            if missing.measures or missing.lookups:
+                part = ft.customer_features(
+                    self.tables, self.as_of, measures=missing.measures,
+                    lookups=missing.lookups, standard=False, predictions=False, columns=())
+                table = _join(table, part)
+            if needs.predictions and "p_alive" not in columns:
+                latest = ft.latest_predictions(self.ws, self.as_of)
+                if latest is not None:
+                    table = _join(table, latest)
+            return Frame(table)
         return Frame(self._features(needs))
 
     def _features(self, needs: Needs) -> ir.Table:
@@ -201,7 +253,13 @@ class Evaluator:
 
     def count(self, rule_or_id: RuleLike) -> int:
         """The number of members."""
-        return int(self.evaluate(rule_or_id).count().to_pyarrow().as_py())
+        n = self.evaluate(rule_or_id).count()
+        backend = ibis.get_backend(n)
+        if backend is self.ws.con:
+            # The compiled query straight to DuckDB: Ibis's Arrow path imports pandas, which
+            # alone costs a new process (one `kequn segment count`) more than the count.
+            return int(self.ws.raw.execute(backend.compile(n)).fetchone()[0])
+        return int(n.to_pyarrow().as_py())
 
     def sizes(self, rule_or_id: RuleLike) -> dict[str, int]:
         """Members per label of a family (labels without members are 0)."""
@@ -214,8 +272,16 @@ class Evaluator:
         return found
 
     def sql(self, rule_or_id: RuleLike, *, dialect: str = "duckdb") -> str:
-        """The SQL the members query runs (literals shown inline, as the engine receives them)."""
-        return str(ibis.to_sql(self.evaluate(rule_or_id), dialect=dialect))
+        """The SQL the members query runs (literals shown inline, as the engine receives them).
+
+        It computes the features from the shop's tables, not from a feature table kept by an
+        earlier evaluation, so that it runs anywhere (and on another engine's dialect).
+        """
+        self._skip_kept = True
+        try:
+            return str(ibis.to_sql(self.evaluate(rule_or_id), dialect=dialect))
+        finally:
+            self._skip_kept = False
 
     def explain(self, rule_or_id: RuleLike, customer_id: str) -> Explanation:
         """Each condition of the rule with this customer's value and whether it held."""
@@ -260,6 +326,31 @@ class _Tables:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._ws, name)
+
+
+def _narrow(table: ir.Table, needs: Needs) -> ir.Table:
+    """Only the columns of ``table`` a rule reads: a wide kept table makes every query slow
+    to compile and to scan."""
+    wanted = set(needs.measures) | set(needs.lookups) | needs.columns
+    if needs.predictions:
+        wanted |= {*ft.PREDICTION_COLUMNS, "prediction_as_of", "prediction_model"}
+    keep = ["customer_id", *(c for c in table.columns if c in wanted and c != "customer_id")]
+    return table if len(keep) == len(table.columns) else table.select(*keep)
+
+
+def _covers(needs: Needs, columns: set[str]) -> bool:
+    """Whether ``columns`` hold every measure, lookup and customer column of ``needs``."""
+    return (set(needs.measures) | set(needs.lookups) | needs.columns) <= columns
+
+
+def _join(table: ir.Table, part: ir.Table) -> ir.Table:
+    return table.left_join(part, table.customer_id == part.customer_id).drop(
+        "customer_id_right")
+
+
+def drop_feature_cache(ws: Any) -> None:
+    """Forget the feature table kept in the workspace (the next prepare builds it again)."""
+    kept.drop(ws)
 
 
 def _drop_temp(raw: Any, name: str) -> None:

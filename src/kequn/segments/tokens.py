@@ -39,11 +39,16 @@ def _on_comment(token: Token) -> Token:
 
 @functools.cache
 def lark_parser() -> Lark:
-    """The LALR parser of grammar.lark (built once; comments go to :func:`collect_comments`)."""
+    """The LALR parser of grammar.lark (built once; comments go to :func:`collect_comments`).
+
+    Lark keeps the analysed grammar in the temporary folder (``cache=True``, keyed by the
+    grammar, the options and Lark's version), so a new process such as one
+    ``kequn segment count`` builds the parser in milliseconds instead of a fifth of a second.
+    """
     grammar = importlib.resources.files("kequn.segments").joinpath("grammar.lark").read_text(
         encoding="utf-8")
     return Lark(grammar, parser="lalr", propagate_positions=True, maybe_placeholders=True,
-                lexer_callbacks={"COMMENT": _on_comment})
+                lexer_callbacks={"COMMENT": _on_comment}, cache=True)
 
 
 def snippet_at(text: str, line: int, col: int) -> str:
