@@ -17,6 +17,7 @@ import ibis
 import ibis.expr.types as ir
 from pydantic import ValidationError
 
+from kequn._suggest import did_you_mean
 from kequn.campaigns import audit
 from kequn.campaigns.channels import CHANNELS, Channel, contact_field
 from kequn.campaigns.errors import CampaignError, CampaignNotFoundError, CampaignStateError
@@ -102,10 +103,7 @@ def get_campaign(ws: Workspace, campaign_id: str) -> Campaign:
     rows = t.filter(t.campaign_id == campaign_id).to_pyarrow().to_pylist()
     if not rows:
         known = t.select("campaign_id").to_pyarrow().column(0).to_pylist()
-        import difflib
-
-        close = difflib.get_close_matches(campaign_id, known, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else "; see 'kequn campaign list'"
+        hint = did_you_mean(campaign_id, known) or "; see 'kequn campaign list'"
         msg = f"no campaign {campaign_id!r}{hint}"
         raise CampaignNotFoundError(msg)
     return _row_to_campaign(rows[0])

@@ -25,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from kequn._suggest import did_you_mean
 from kequn.errors import IngestError, MappingError
 from kequn.schema.tables import TableSpec
 
@@ -97,9 +98,8 @@ def read_mapping(spec: TableSpec, *, mapping: str | Path | None = None,
         return _parse(text, spec, origin=str(path), lenient=False)
     name = preset or "canonical"
     if name not in preset_names():
-        close = difflib.get_close_matches(name, preset_names(), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        msg = f"unknown preset {name!r}{hint}; choose one of {', '.join(preset_names())}"
+        msg = (f"unknown preset {name!r}{did_you_mean(name, preset_names())}; "
+               f"choose one of {', '.join(preset_names())}")
         raise MappingError(msg)
     text = (resources.files("kequn.ingest") / "presets" / f"{name}.toml").read_text("utf-8")
     return _parse(text, spec, origin=f"preset {name}", lenient=name == "canonical")
@@ -124,8 +124,7 @@ def _parse(text: str, spec: TableSpec, *, origin: str, lenient: bool) -> TableMa
     columns = {}
     for target, entry in dict(section.get("columns", {})).items():
         if not spec.has(target) and not spec.keeps_extra_columns:
-            close = difflib.get_close_matches(target, spec.column_names, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(target, spec.column_names)
             msg = f"{origin}: {spec.name} has no column {target!r}{hint}"
             raise MappingError(msg)
         columns[target] = _rule(target, entry, origin)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any
 
+from kequn._suggest import did_you_mean
 from kequn.metrics._base import MetricError, MetricResult, MetricSpec, Sources
 from kequn.metrics._periods import Period, Window
 from kequn.metrics.catalog import METRICS, MetricInfo
@@ -158,11 +159,8 @@ def _info(name: str) -> MetricInfo:
     try:
         return METRICS[name]
     except KeyError:
-        import difflib
-
-        close = difflib.get_close_matches(name, METRICS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        msg = f"unknown metric {name!r}{hint}; run 'kequn metrics list' for the names"
+        msg = (f"unknown metric {name!r}{did_you_mean(name, METRICS)}; "
+               "run 'kequn metrics list' for the names")
         raise MetricError(msg) from None
 
 

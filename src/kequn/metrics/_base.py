@@ -20,6 +20,7 @@ import ibis.expr.types as ir
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict
 
+from kequn._suggest import did_you_mean
 from kequn.errors import KequnError
 from kequn.metrics._periods import Period, Window, resolve_window
 from kequn.schema.conventions import not_after, paid_orders
@@ -165,11 +166,8 @@ def attribute(customers: ir.Table, name: str, as_of: dt.datetime) -> ir.StringVa
         return age_band(customers.birthday, as_of)
     column = "source_channel" if name == "channel" else name
     if column not in customers.columns:
-        import difflib
-
         choices = [c for c in customers.columns if c != "customer_id"] + list(DERIVED_ATTRIBUTES)
-        close = difflib.get_close_matches(name, choices, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(name, choices)
         msg = f"unknown attribute {name!r}{hint}; split by a customers column or one of " \
               f"{', '.join(DERIVED_ATTRIBUTES)}"
         raise MetricError(msg)
