@@ -1,8 +1,10 @@
 """A shop workspace: its data and kequn's own state in one embedded DuckDB file.
 
 Analytics read the shop's tables as Ibis expressions from :meth:`Workspace.table`, so the same
-code runs on another Ibis backend later; results come back as Arrow, pandas or polars with the
-expression's ``to_pyarrow()``, ``to_pandas()`` or ``to_polars()``.
+code runs on another Ibis backend; results come back as Arrow, pandas or polars with the
+expression's ``to_pyarrow()``, ``to_pandas()`` or ``to_polars()``. With the ``pyspark`` engine
+(:mod:`kequn.storage.engines`) the shop's tables are Parquet files read by Spark, while
+``.con`` / ``.raw`` stay the embedded DuckDB that holds kequn's own state and loads data.
 """
 
 from __future__ import annotations
@@ -25,6 +27,15 @@ from kequn.config import Settings, workspace_path
 from kequn.errors import UnknownTableError, WorkspaceError
 from kequn.schema.conventions import parse_as_of
 from kequn.schema.tables import TABLES, TableSpec
+from kequn.storage.engines import (
+    ENGINE_KEYS,
+    EngineName,
+    EngineSettings,
+    ShopEngine,
+    connect_engine,
+    read_engine_settings,
+    require,
+)
 from kequn.storage.setup import ensure_tables
 
 if TYPE_CHECKING:
@@ -66,7 +77,7 @@ class Workspace:
     """
 
     def __init__(self, path: str | os.PathLike[str] = ":memory:", *, read_only: bool = False,
-                 lock_wait_s: float | None = None):
+                 lock_wait_s: float | None = None, engine: str | None = None):
         self.path = Path(path) if str(path) != ":memory:" else None
         target = str(path)
         if self.path is not None and read_only and not self.path.exists():
@@ -75,6 +86,8 @@ class Workspace:
         self.con = _connect(target, read_only=read_only, wait_s=lock_wait_s)
         if not read_only:
             ensure_tables(self.con)
+        self._engine_override = engine
+        self._shop: ShopEngine | None = None
         self.settings = self._read_settings()
         if self.settings.memory_limit:
             self.raw.execute("SET memory_limit = ?", [self.settings.memory_limit])
@@ -102,7 +115,10 @@ class Workspace:
     # -- settings ---------------------------------------------------------------------------
     def _read_settings(self) -> Settings:
         rows = self.raw.execute("SELECT key, value FROM kq_settings").fetchall()
-        return Settings(**{k: json.loads(v) for k, v in rows})
+        stored = {k: json.loads(v) for k, v in rows}
+        engine = {k: stored.pop(k) for k in ENGINE_KEYS & stored.keys()}
+        self.engine_settings = read_engine_settings(engine, override=self._engine_override)
+        return Settings(**stored)
 
     def set(self, **changes: Any) -> Settings:
         """Change settings and store them (e.g. ``ws.set(time_zone='Asia/Shanghai')``)."""
@@ -117,15 +133,71 @@ class Workspace:
         self.settings = updated
         return updated
 
+    def use_engine(self, engine: EngineName, *, data_url: str | None = None,
+                   spark_master: str | None = None,
+                   spark_conf: dict[str, str] | None = None) -> EngineSettings:
+        """Choose and store the engine that computes the shop's tables.
+
+        ``use_engine("pyspark", data_url="s3a://bucket/shop", spark_master="spark://m:7077")``;
+        options left out keep their stored value. ``use_engine("duckdb")`` goes back to the
+        embedded tables.
+        """
+        current = self.engine_settings.model_dump()
+        changes: dict[str, Any] = {"engine": engine}
+        for key, value in (("data_url", data_url), ("spark_master", spark_master),
+                           ("spark_conf", spark_conf)):
+            if value is not None:
+                changes[key] = value
+        updated = read_engine_settings({**current, **changes}).ready()
+        with self.transaction():
+            for key in changes:
+                self.raw.execute("DELETE FROM kq_settings WHERE key = ?", [key])
+                self.raw.execute("INSERT INTO kq_settings VALUES (?, ?)",
+                                 [key, json.dumps(getattr(updated, key))])
+        self._engine_override = None
+        self.engine_settings = updated
+        self._shop = None
+        return updated
+
+    @property
+    def engine_name(self) -> EngineName:
+        """The engine that computes the shop's tables: ``duckdb`` or ``pyspark``."""
+        return self.engine_settings.engine
+
+    @property
+    def engine(self) -> BaseBackend:
+        """The Ibis backend holding the shop's tables (``.con`` itself on DuckDB)."""
+        if self.engine_settings.engine == "duckdb":
+            return self.con
+        return self._shop_engine().backend
+
+    def _shop_engine(self) -> ShopEngine:
+        if self._shop is None:
+            self._shop = connect_engine(self.engine_settings)
+        return self._shop
+
     def transaction(self) -> _Transaction:
         """A context manager: everything inside commits together or not at all."""
         return _Transaction(self.raw)
 
     # -- data -------------------------------------------------------------------------------
     def table(self, name: str) -> ir.Table:
-        """The shop table ``name`` as an Ibis expression."""
+        """The shop table ``name`` as an Ibis expression on the workspace's engine."""
         table_spec(name)
-        return self.con.table(name)
+        if self.engine_settings.engine == "duckdb":
+            return self.con.table(name)
+        return self._shop_engine().table(name)
+
+    def state_table(self, name: str) -> ir.Table:
+        """kequn's own state table ``name`` (e.g. ``kq_predictions``) where shop tables can
+        join it: the embedded table on DuckDB, a copy uploaded to Spark on pyspark."""
+        state = self.con.table(name)
+        if self.engine_settings.engine == "duckdb":
+            return state
+        shop = self._shop_engine()
+        view = f"kq_state_{name}_{id(self):x}"  # one copy per workspace in a shared session
+        return shop.backend.create_view(view, ibis.memtable(state.to_pyarrow()),
+                                        overwrite=True)
 
     def load(self, table: str, files: Sequence[str | os.PathLike[str]], *,
              mapping: str | os.PathLike[str] | None = None, preset: str | None = None,
@@ -133,6 +205,7 @@ class Workspace:
         """Load files into a shop table; see :func:`kequn.ingest.load.load_files`."""
         from kequn.ingest.load import load_files
 
+        require(self.engine_settings.engine, "load")
         return load_files(self, table, files, mapping=mapping, preset=preset, progress=progress)
 
     def quarantine(self, table: str | None = None) -> ir.Table:
@@ -167,7 +240,7 @@ class Workspace:
         """Rows and time range per shop table."""
         out = []
         for spec in TABLES.values():
-            t = self.con.table(spec.name)
+            t = self.table(spec.name)
             if spec.time_column:
                 col = t[spec.time_column]
                 row = t.aggregate(n=t.count(), lo=col.min(), hi=col.max()).to_pyarrow()
@@ -220,8 +293,10 @@ class _Transaction:
         self.raw.execute("ROLLBACK" if exc_type is not None else "COMMIT")
 
 
-def open(path: str | os.PathLike[str] | None = None, *, read_only: bool = False) -> Workspace:  # noqa: A001
+def open(path: str | os.PathLike[str] | None = None, *, read_only: bool = False,  # noqa: A001
+         engine: str | None = None) -> Workspace:
     """Open (creating if missing) the workspace at ``path`` (default: $KEQUN_WORKSPACE or
-    ./kequn.duckdb)."""
+    ./kequn.duckdb). ``engine`` (or $KEQUN_ENGINE) overrides the stored engine for this
+    session: ``duckdb`` or ``pyspark``."""
     target = ":memory:" if str(path) == ":memory:" else workspace_path(path)
-    return Workspace(target, read_only=read_only)
+    return Workspace(target, read_only=read_only, engine=engine)

@@ -320,8 +320,8 @@ def memtable(data: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]],
 
 
 def to_arrow(ws: Workspace, expr: ir.Table) -> pa.Table:
-    """Execute ``expr`` on the workspace's backend into Arrow."""
-    return ws.con.to_pyarrow(expr)
+    """Execute ``expr`` on the backend its tables come from (DuckDB or Spark) into Arrow."""
+    return expr.to_pyarrow()
 
 
 def ratio(num: ir.NumericValue, den: ir.NumericValue) -> ir.FloatingValue:
