@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
+from report_browser import chromium_flags, dump_dom
 from typer.testing import CliRunner
 
 from kequn.report import build_report, echarts_source, gather
@@ -94,14 +93,6 @@ def test_report_command_writes_the_file(tmp_path, synthetic_ws):
     assert out.read_text("utf-8").startswith("<!DOCTYPE html>")
 
 
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        pytest.fail("this test needs Debian's chromium (apt-get install -y chromium); "
-                    ".ci/run must install it", pytrace=False)
-    return found
-
-
 @pytest.mark.slow
 def test_the_report_renders_in_a_real_browser(zh_html, tmp_path):
     """Headless Chromium opens the page offline: ECharts runs, draws a canvas per chart, and
@@ -109,10 +100,7 @@ def test_the_report_renders_in_a_real_browser(zh_html, tmp_path):
     page = tmp_path / "report.html"
     page.write_text(zh_html, encoding="utf-8")
     shot = tmp_path / "report.png"
-    flags = [chromium(), "--headless", "--no-sandbox", "--disable-gpu",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--no-first-run", f"--user-data-dir={tempfile.mkdtemp()}",
-             "--window-size=1280,2400", "--virtual-time-budget=3000"]
+    flags = chromium_flags(height=2400)
     subprocess.run([*flags, f"--screenshot={shot}", page.as_uri()], check=True,
                    capture_output=True, timeout=120)
     png = shot.read_bytes()
@@ -120,8 +108,7 @@ def test_the_report_renders_in_a_real_browser(zh_html, tmp_path):
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
     assert (width, height) == (1280, 2400)
     assert len(png) > 100_000  # a drawn page, not a blank one
-    dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], check=True,
-                         capture_output=True, timeout=120, text=True).stdout
+    dom = dump_dom(flags, page)
     assert 'data-charts-ready="yes"' in dom  # the page's script ran to the end
     for chart in ("decomposition", "new_returning", "retention", "funnel", "channels"):
         box = dom.split(f'id="chart-{chart}"', 1)[1].split("</canvas>", 1)[0]

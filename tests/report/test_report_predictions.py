@@ -7,12 +7,10 @@ import html as htmllib
 import importlib.util
 import json
 import re
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 
 import pytest
+from report_browser import chromium_flags, dump_dom
 
 import kequn
 from kequn.clv import fit_predictions, predictions
@@ -148,24 +146,11 @@ def test_small_bands_and_buckets_are_suppressed(predicted):
     assert all(b["actual"] == "<100000" and b["actual_value"] is None for b in shown)
 
 
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        pytest.fail("this test needs Debian's chromium (apt-get install -y chromium); "
-                    ".ci/run must install it", pytrace=False)
-    return found
-
-
 @pytest.mark.slow
 def test_the_predictions_chart_renders_in_a_real_browser(predicted_html, tmp_path):
     page = tmp_path / "report.html"
     page.write_text(predicted_html, encoding="utf-8")
-    flags = [chromium(), "--headless", "--no-sandbox", "--disable-gpu",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--no-first-run", f"--user-data-dir={tempfile.mkdtemp()}",
-             "--window-size=1280,3200", "--virtual-time-budget=3000"]
-    dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], check=True,
-                         capture_output=True, timeout=120, text=True).stdout
+    dom = dump_dom(chromium_flags(height=3200), page)
     assert 'data-charts-ready="yes"' in dom
     box = dom.split('id="chart-predictions"', 1)[1].split("</canvas>", 1)[0]
     assert "<canvas" in box, "ECharts drew no canvas for the predictions chart"
