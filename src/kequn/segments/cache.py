@@ -24,6 +24,8 @@ from typing import Any
 import duckdb
 import ibis.expr.types as ir
 
+from kequn.storage.run import create_table
+
 CACHE_TABLE = "kq_features_cache"  # prefix of the kept tables, one per as_of and data version
 CACHE_KEY_TABLE = "kq_features_cache_key"
 KEEP_TABLES = 3  # kept tables of the current data (other as_of's), newest first
@@ -103,7 +105,7 @@ def write(ws: Any, as_of: dt.datetime, key: str, features: ir.Table, *,
             raw.execute(f"DROP TABLE IF EXISTS {CACHE_KEY_TABLE}")  # missing, or an old layout
             raw.execute(f"CREATE TABLE {CACHE_KEY_TABLE} (table_name VARCHAR, as_of TIMESTAMP, "
                         "fingerprint VARCHAR, default_as_of TIMESTAMP, created_at TIMESTAMP)")
-        table = ws.con.create_table(name, features)
+        table = create_table(features, name)
         raw.execute(f"INSERT INTO {CACHE_KEY_TABLE} VALUES (?, ?, ?, ?, ?)",
                     [name, as_of, key, default, dt.datetime.now()])  # noqa: DTZ005 - order only
         current = [r for r in rows if r[2] == key][:KEEP_TABLES - 1]

@@ -8,6 +8,7 @@ reads the orders once and the events once.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
 import weakref
@@ -15,7 +16,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import duckdb
 import ibis
 import ibis.expr.types as ir
 
@@ -27,6 +27,7 @@ from kequn.segments.parser import SEGMENT_ID
 from kequn.segments.printer import cond_text, value_text
 from kequn.segments.registry import SegmentDef, get_segment, list_segments, read_rule
 from kequn.storage import features as ft
+from kequn.storage.run import create_table, drop_table, scalar
 
 RuleLike = str | dict[str, Any] | ast.Rule
 
@@ -89,7 +90,7 @@ class Evaluator:
 
     def __init__(self, ws: Any, as_of: str | dt.date | dt.datetime | None) -> None:
         self.ws = ws
-        self.tables = _Tables(ws)
+        self.tables = ft.Scope(ws)
         self._default = as_of is None
         self.as_of = (self._kept_default() if self._default else None) or ws.resolve_as_of(as_of)
         self._table: ir.Table | None = None
@@ -151,19 +152,21 @@ class Evaluator:
             # Keep it in the workspace, for the next process at the same as_of and data.
             table = self._kept_table()
             if table is None or not _covers(needs, set(table.columns)):
-                features = ft.customer_features(
-                    self.tables, self.as_of, measures=needs.measures, lookups=needs.lookups,
-                    standard=False, predictions=False, columns=None)
-                table = kept.write(self.ws, self.as_of, key, features,
-                                   default=self.as_of if self._default else None)
+                with self.tables.keeping():  # rows several measures read are computed once
+                    features = ft.customer_features(
+                        self.tables, self.as_of, measures=needs.measures,
+                        lookups=needs.lookups, standard=False, predictions=False, columns=None)
+                    table = kept.write(self.ws, self.as_of, key, features,
+                                       default=self.as_of if self._default else None)
                 self._kept, self._kept_read = table, table is not None
             if table is not None:
                 self._table, self._columns = table, set(table.columns)
                 return
         name = f"_kq_features_{uuid.uuid4().hex[:12]}"
-        table = self.ws.con.create_table(name, self._features(needs), temp=True)
+        with self.tables.keeping():
+            table = create_table(self._features(needs), name, temp=True)
         self._table, self._columns = table, set(table.columns)
-        self._dropper = weakref.finalize(self, _drop_temp, self.ws.raw, name)
+        self._dropper = weakref.finalize(self, _drop_temp, ibis.get_backend(table), name)
 
     def _kept_default(self) -> dt.datetime | None:
         """The default as_of noted with the kept table, if the data has not changed since."""
@@ -253,13 +256,7 @@ class Evaluator:
 
     def count(self, rule_or_id: RuleLike) -> int:
         """The number of members."""
-        n = self.evaluate(rule_or_id).count()
-        backend = ibis.get_backend(n)
-        if backend is self.ws.con:
-            # The compiled query straight to DuckDB: Ibis's Arrow path imports pandas, which
-            # alone costs a new process (one `kequn segment count`) more than the count.
-            return int(self.ws.raw.execute(backend.compile(n)).fetchone()[0])
-        return int(n.to_pyarrow().as_py())
+        return int(scalar(self.evaluate(rule_or_id).count()))
 
     def sizes(self, rule_or_id: RuleLike) -> dict[str, int]:
         """Members per label of a family (labels without members are 0)."""
@@ -311,23 +308,6 @@ class Evaluator:
         return Explanation(customer_id, self.as_of, member, label, lines)
 
 
-class _Tables:
-    """The workspace, with each shop table's Ibis expression looked up once (a lookup asks
-    DuckDB for the schema, which costs more than compiling a small rule)."""
-
-    def __init__(self, ws: Any) -> None:
-        self._ws = ws
-        self._tables: dict[str, ir.Table] = {}
-
-    def table(self, name: str) -> ir.Table:
-        if name not in self._tables:
-            self._tables[name] = self._ws.table(name)
-        return self._tables[name]
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._ws, name)
-
-
 def _narrow(table: ir.Table, needs: Needs) -> ir.Table:
     """Only the columns of ``table`` a rule reads: a wide kept table makes every query slow
     to compile and to scan."""
@@ -353,13 +333,10 @@ def drop_feature_cache(ws: Any) -> None:
     kept.drop(ws)
 
 
-def _drop_temp(raw: Any, name: str) -> None:
-    # Ibis's own cache() cannot drop its tables on this DuckDB (a parse error), so the
-    # evaluator keeps a named temp table; the name is generated, never user text.
-    try:
-        raw.execute(f'DROP TABLE IF EXISTS temp.main."{name}"')
-    except duckdb.Error:
-        pass  # the workspace is already closed, and its temp tables with it
+def _drop_temp(backend: Any, name: str) -> None:
+    # The name is generated, never user text.
+    with contextlib.suppress(Exception):  # the workspace is already closed, and its temp tables
+        drop_table(backend, name)
 
 
 _PlanLine = tuple[int, str, Compiled, Typed | None]

@@ -9,7 +9,9 @@ measures with :func:`measure`; :func:`customer_features` joins them onto the cus
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -23,6 +25,7 @@ from kequn.schema.conventions import (
     not_after,
     paid_orders,
 )
+from kequn.storage.run import create_table, drop_table
 from kequn.workspace import Workspace
 
 Source = Literal["paid", "orders", "events", "items"]
@@ -60,6 +63,88 @@ SPRING_FESTIVAL: dict[int, dt.date] = {
 def holiday_dates() -> list[dt.date]:
     """Every Spring Festival holiday day (除夕 through 初六) of the years known."""
     return [d + dt.timedelta(days=k) for d in SPRING_FESTIVAL.values() for k in range(-1, 7)]
+
+
+# -- the tables one piece of work reads ---------------------------------------------------------
+
+
+class Scope:
+    """The shop tables for one piece of feature work, each looked up once, and row sets that
+    several measures share (the paid order lines), computed once and kept while
+    :meth:`keeping` is on.
+
+    Building the features of every built-in group joins the paid orders to their lines for
+    the item measures, the repurchase cycles, two sequences and a category preference: kept,
+    the join runs once instead of six times. Kept row sets are temp tables on the engine that
+    computes them, dropped when the block ends.
+    """
+
+    def __init__(self, ws: Workspace | Scope) -> None:
+        self.ws = ws.ws if isinstance(ws, Scope) else ws
+        self._tables: dict[str, ir.Table] = {}
+        self._kept: dict[Any, ir.Table] | None = None
+        self._dropped: list[Callable[[], None]] = []
+
+    def table(self, name: str) -> ir.Table:
+        """The shop table ``name`` (its schema is asked for once)."""
+        if name not in self._tables:
+            self._tables[name] = self.ws.table(name)
+        return self._tables[name]
+
+    def shared(self, key: Any, build: Callable[[], ir.Table]) -> ir.Table:
+        """``build()``, computed once and kept while :meth:`keeping` is on."""
+        if self._kept is None:
+            return build()
+        if key not in self._kept:
+            self._kept[key] = self._materialize(build())
+        return self._kept[key]
+
+    @property
+    def keeps(self) -> bool:
+        """Whether shared row sets are being kept (inside :meth:`keeping`)."""
+        return self._kept is not None
+
+    def keeping(self) -> _Keeping:
+        """A block in which shared row sets are kept (``with scope.keeping(): ...``)."""
+        return _Keeping(self)
+
+    def _materialize(self, expr: ir.Table) -> ir.Table:
+        name = f"_kq_rows_{uuid.uuid4().hex[:12]}"  # generated, never user text
+        table = create_table(expr, name, temp=True)
+        backend = ibis.get_backend(table)
+
+        def drop() -> None:
+            with contextlib.suppress(Exception):  # the workspace may be closed already
+                drop_table(backend, name)
+
+        self._dropped.append(drop)
+        return table
+
+    def release(self) -> None:
+        """Drop the kept row sets."""
+        self._kept = None
+        while self._dropped:
+            self._dropped.pop()()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.ws, name)
+
+
+class _Keeping:
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+
+    def __enter__(self) -> Scope:
+        if self.scope._kept is None:
+            self.scope._kept = {}
+        return self.scope
+
+    def __exit__(self, *exc: object) -> None:
+        self.scope.release()
+
+
+def _shared(ws: Workspace | Scope, key: Any, build: Callable[[], ir.Table]) -> ir.Table:
+    return ws.shared(key, build) if isinstance(ws, Scope) else build()
 
 
 # -- windows and measures -----------------------------------------------------------------------
@@ -285,7 +370,7 @@ def price_positions(products: ir.Table) -> ir.FloatingValue:
     return priced.ifelse(pos, ibis.null("float64"))
 
 
-def item_rows(ws: Workspace, as_of: dt.datetime, *, cycles: ir.Table | None = None,
+def item_rows(ws: Workspace | Scope, as_of: dt.datetime, *, cycles: ir.Table | None = None,
               repurchase_ranks: Collection[int] = (), products: bool = True) -> ir.Table:
     """Lines of paid orders at ``as_of``, with the product's columns unless ``products`` is off.
 
@@ -294,23 +379,12 @@ def item_rows(ws: Workspace, as_of: dt.datetime, *, cycles: ir.Table | None = No
     too. With ``cycles`` (one row per product: buyers, repurchase_rate, median_interval_days)
     each line also carries the product's repurchase figures, and ``repurchase_top_percent_N``
     ranks the product by repurchase rate among products with at least N buyers (1 = highest).
+    In a :class:`Scope` that keeps row sets, the lines (with the products) are computed once.
     """
-    paid = paid_orders(ws.table("orders"), as_of).select(
-        "order_id", "customer_id", "paid_at", "channel", "promotion", "coupon_id")
-    items = ws.table("order_items")
-    rows = paid.join(items, paid.order_id == items.order_id)  # inner: keys collapse
-    qty = rows.quantity.fill_null(1)
-    as_of_epoch = as_of_literal(as_of).epoch_seconds()
-    rows = rows.mutate(quantity=qty,
-                       days_since_paid=(as_of_epoch - rows.paid_at.epoch_seconds())
-                       / SECONDS_PER_DAY)
-    if products:
-        rows = _with_products(rows, ws)
-        rows = rows.mutate(
-            line_amount=rows.quantity * rows.unit_price.fill_null(rows.price),
-            days_since_launch=(rows.paid_at.epoch_seconds() - rows.launched_at.epoch_seconds())
-            / SECONDS_PER_DAY,
-        )
+    if isinstance(ws, Scope) and ws.keeps:
+        rows = ws.shared(("lines", as_of), lambda: _paid_lines(ws, as_of, products=True))
+    else:
+        rows = _paid_lines(ws, as_of, products=products)
     if cycles is None:
         return rows
     cy = cycles.select(
@@ -331,6 +405,26 @@ def item_rows(ws: Workspace, as_of: dt.datetime, *, cycles: ir.Table | None = No
             pct, ibis.null("float64"))
     cy = cy.mutate(**ranks) if ranks else cy
     return rows.left_join(cy, rows.product_id == cy.product_id).drop("product_id_right")
+
+
+def _paid_lines(ws: Workspace | Scope, as_of: dt.datetime, *, products: bool) -> ir.Table:
+    paid = paid_orders(ws.table("orders"), as_of).select(
+        "order_id", "customer_id", "paid_at", "channel", "promotion", "coupon_id")
+    items = ws.table("order_items")
+    rows = paid.join(items, paid.order_id == items.order_id)  # inner: keys collapse
+    qty = rows.quantity.fill_null(1)
+    as_of_epoch = as_of_literal(as_of).epoch_seconds()
+    rows = rows.mutate(quantity=qty,
+                       days_since_paid=(as_of_epoch - rows.paid_at.epoch_seconds())
+                       / SECONDS_PER_DAY)
+    if not products:
+        return rows
+    rows = _with_products(rows, ws)
+    return rows.mutate(
+        line_amount=rows.quantity * rows.unit_price.fill_null(rows.price),
+        days_since_launch=(rows.paid_at.epoch_seconds() - rows.launched_at.epoch_seconds())
+        / SECONDS_PER_DAY,
+    )
 
 
 # -- preferences and predictions ------------------------------------------------------------
@@ -457,8 +551,12 @@ def source_rows(ws: Workspace, as_of: dt.datetime, source: Source,
     if ranks or derived & _CYCLE_COLUMNS:
         from kequn.clv.repurchase import product_repurchase_cycles
 
-        cycles = product_repurchase_cycles(ws.table("orders"), ws.table("order_items"),
-                                           ws.table("products"), as_of=as_of)
+        def build() -> ir.Table:
+            lines = item_rows(ws, as_of, products=False)
+            return product_repurchase_cycles(ws.table("orders"), ws.table("order_items"),
+                                             ws.table("products"), as_of=as_of, lines=lines)
+
+        cycles = _shared(ws, ("cycles", as_of), build)
     return item_rows(ws, as_of, cycles=cycles, repurchase_ranks=ranks,
                      products="products" in derived)
 
