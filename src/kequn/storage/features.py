@@ -382,7 +382,10 @@ def item_rows(ws: Workspace | Scope, as_of: dt.datetime, *, cycles: ir.Table | N
     In a :class:`Scope` that keeps row sets, the lines (with the products) are computed once.
     """
     if isinstance(ws, Scope) and ws.keeps:
-        rows = ws.shared(("lines", as_of), lambda: _paid_lines(ws, as_of, products=True))
+        # Kept without the products: joining those (a small table) again costs less than
+        # storing their columns on every line.
+        rows = ws.shared(("lines", as_of), lambda: _paid_lines(ws, as_of, products=False))
+        rows = _product_columns(rows, ws) if products else rows
     else:
         rows = _paid_lines(ws, as_of, products=products)
     if cycles is None:
@@ -417,8 +420,10 @@ def _paid_lines(ws: Workspace | Scope, as_of: dt.datetime, *, products: bool) ->
     rows = rows.mutate(quantity=qty,
                        days_since_paid=(as_of_epoch - rows.paid_at.epoch_seconds())
                        / SECONDS_PER_DAY)
-    if not products:
-        return rows
+    return _product_columns(rows, ws) if products else rows
+
+
+def _product_columns(rows: ir.Table, ws: Workspace | Scope) -> ir.Table:
     rows = _with_products(rows, ws)
     return rows.mutate(
         line_amount=rows.quantity * rows.unit_price.fill_null(rows.price),
