@@ -257,24 +257,36 @@ def _connect(target: str, *, read_only: bool, wait_s: float | None) -> BaseBacke
 
     DuckDB lets one process write a file at a time, so every kequn process (CLI, server,
     scheduler) opens the workspace for a short piece of work and closes it; a second process
-    waits here (up to $KEQUN_LOCK_WAIT seconds, default 60) instead of failing.
+    waits here (up to $KEQUN_LOCK_WAIT seconds, default 60) instead of failing. While it
+    waits it announces itself beside the file (:mod:`kequn.api.writers`), so that a
+    ``kequn serve`` reading the file lets go of it instead of keeping it busy.
     """
     wait = float(os.environ.get("KEQUN_LOCK_WAIT", "60")) if wait_s is None else wait_s
     deadline = time.monotonic() + wait
     delay = 0.05
-    while True:
-        try:
-            return ibis.duckdb.connect(target, read_only=read_only)
-        except duckdb.IOException as exc:
-            text = str(exc)
-            if "lock" not in text.lower() or time.monotonic() >= deadline:
-                first = text.splitlines()[0]
-                hint = ("another kequn process is using it; try again when it is done"
-                        if "lock" in text.lower() else "check the path and its permissions")
-                msg = f"cannot open workspace {target}: {hint} ({first[:160]})"
-                raise WorkspaceError(msg) from None
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+    announced = None
+    try:
+        while True:
+            try:
+                return ibis.duckdb.connect(target, read_only=read_only)
+            except duckdb.IOException as exc:
+                text = str(exc)
+                if "lock" not in text.lower() or time.monotonic() >= deadline:
+                    first = text.splitlines()[0]
+                    hint = ("another kequn process is using it; try again when it is done"
+                            if "lock" in text.lower() else "check the path and its permissions")
+                    msg = f"cannot open workspace {target}: {hint} ({first[:160]})"
+                    raise WorkspaceError(msg) from None
+                if announced is None:
+                    from kequn.api.writers import Announcement
+
+                    announced = Announcement(target, read_only=read_only)
+                announced.refresh()
+                time.sleep(delay)
+                delay = min(delay * 2, 0.25)  # a server lets go at once: look again soon
+    finally:
+        if announced is not None:
+            announced.close()
 
 
 def _iso(value: dt.date | None) -> str | None:

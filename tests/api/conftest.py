@@ -41,6 +41,8 @@ def make_client(ws_path: Path) -> Iterator[Callable[..., TestClient]]:
 
     def build(**options: Any) -> TestClient:
         options.setdefault("warm_cache", False)
+        # the tests open the workspace themselves between requests, in this same process
+        options.setdefault("keep_open_s", 0)
         app = create_app(ServerConfig(workspace=ws_path, **options))
         client = TestClient(app, raise_server_exceptions=False)
         clients.append(client)

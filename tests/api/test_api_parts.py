@@ -37,16 +37,6 @@ def test_readers_share_the_workspace_and_a_writer_waits_for_them(ws_path: Path):
         assert ws.settings.small_cell_k == 5
 
 
-def test_the_file_is_free_between_requests(ws_path: Path):
-    import kequn
-
-    gate = WorkspaceGate(ws_path)
-    with gate.open() as ws:
-        ws.table("orders").count().to_pyarrow()
-    with kequn.open(ws_path) as other:  # another writer gets it at once
-        other.set(small_cell_k=3)
-
-
 def test_the_cache_computes_once_per_key_even_when_asked_at_once():
     cache = ResultCache()
     calls: list[int] = []

@@ -48,9 +48,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                                               reason=KNOWN_GAPS[gap].reason))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
-    """A local[2] Spark session for this module, stopped (JVM and all) at its end."""
+    """One local[2] Spark session for the whole test run (a JVM takes seconds to start),
+    stopped (JVM and all) at its end."""
     session = spark_session("local[2]", TEST_SPARK_CONF)
     yield session
     stop_spark()

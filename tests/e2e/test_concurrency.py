@@ -3,6 +3,8 @@ processes, no errors, no lost writes."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import subprocess
 import threading
@@ -13,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 from e2e_server import KEQUN, build_shop, start_server, stop_server
+
+from kequn.api.writers import marker_dir
 
 pytestmark = pytest.mark.slow
 
@@ -86,3 +90,69 @@ def test_server_loads_and_runs_share_the_workspace(tmp_path: Path):
         assert server.get("/api/loads").json()["total"] == LOADS
     finally:
         stop_server(server)
+
+
+def test_a_load_gets_the_workspace_from_a_server_busy_with_reads(tmp_path: Path):
+    """Issue 7: a busy server keeps the file open for its reads, yet ``kequn load`` in another
+    process gets it within about one request's time (the load announces that it waits;
+    see kequn.api.gate), and every row it read is stored or quarantined."""
+    ws = build_shop(tmp_path, customers=150)
+    env = {**os.environ, "KEQUN_LOCK_WAIT": "120"}
+
+    def load(n: int) -> tuple[float, dict]:
+        data = _events_file(tmp_path, n)  # new rows each time
+        started = time.perf_counter()
+        done = subprocess.run([*KEQUN, "load", "events", str(data), "--workspace", str(ws),
+                               "--json"], env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return time.perf_counter() - started, json.loads(done.stdout)
+
+    alone, _ = load(0)
+    server = start_server(ws, tmp_path / "serve.log")
+    stop = threading.Event()
+    statuses: list[int] = []
+    try:
+        before = {t["table"]: t["rows"] for t in server.get("/api/status").json()["tables"]}
+
+        def reads() -> None:  # overlapping quick reads, no pause: the file is never idle
+            with httpx.Client(base_url=server.url, timeout=120) as client:
+                while not stop.is_set():
+                    for path in ("/api/status", "/rfm", "/api/segments?sizes=false&limit=5",
+                                 "/api/metrics"):
+                        statuses.append(client.get(path).status_code)
+
+        announced: dict[str, list[float]] = {}  # name: first and last time seen
+
+        def watch() -> None:  # how long the load announced that it waited for the file
+            while not stop.is_set():
+                now = time.perf_counter()
+                with contextlib.suppress(OSError):
+                    for name in os.listdir(marker_dir(ws)):
+                        announced.setdefault(name, [now, now])[1] = now
+                time.sleep(0.02)
+
+        with ThreadPoolExecutor(4) as pool:
+            readers = [pool.submit(reads) for _ in range(3)]
+            watcher = pool.submit(watch)
+            time.sleep(1.5)
+            served = len(statuses)
+            beside, report = load(1)
+            time.sleep(1)
+            stop.set()
+            for r in [*readers, watcher]:
+                r.result(120)
+        after = {t["table"]: t["rows"] for t in server.get("/api/status").json()["tables"]}
+    finally:
+        stop.set()
+        stop_server(server)
+    waited = max((last - first for name, (first, last) in announced.items()
+                  if name.startswith("w.")), default=0.0)
+    print(f"kequn load alone {alone:.1f}s, beside a busy server {beside:.1f}s, "  # noqa: T201
+          f"waiting for the file {waited:.1f}s")
+    assert served > 10  # the server really was busy
+    assert beside < 15, f"the load took {beside:.1f}s beside a busy server ({alone:.1f}s alone)"
+    assert waited < 5, f"the load waited {waited:.1f}s for the file"
+    assert report["read"] == report["stored"] + report["quarantined"] + report.get("updated", 0)
+    assert after["events"] == before["events"] + report["stored"]  # nothing lost
+    assert len(statuses) > served + 10  # the server kept answering after the load
+    assert set(statuses) == {200}

@@ -74,14 +74,16 @@ class ResultCache:
             return value  # type: ignore[no-any-return]
         with self._lock:
             gate = self._computing.setdefault(key, threading.Lock())
-        with gate:
-            found, value = self.get(key)
-            if found:
-                return value  # type: ignore[no-any-return]
-            value = compute()
-            self.put(key, value)
-        with self._lock:
-            self._computing.pop(key, None)
+        try:
+            with gate:
+                found, value = self.get(key)
+                if found:
+                    return value  # type: ignore[no-any-return]
+                value = compute()
+                self.put(key, value)
+        finally:
+            with self._lock:
+                self._computing.pop(key, None)
         return value
 
     def clear(self) -> None:

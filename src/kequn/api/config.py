@@ -42,6 +42,10 @@ class ServerConfig:
     """Largest data file uploaded to ``POST /api/loads``."""
     warm_cache: bool = True
     """Compute the dashboard's figures in the background at start and after each load."""
+    keep_open_s: float = 60.0
+    """Keep the workspace open (read-only) this long after the last request, so the next
+    finds DuckDB's cache warm; another kequn process waiting for the file gets it at once
+    (:mod:`kequn.api.gate`). 0 closes it after every request."""
     cache_entries: int = 512
 
     @property

@@ -60,7 +60,7 @@ def create_app(config: ServerConfig) -> FastAPI:
     customers to anyone who can reach the port.
     """
     prepare_workspace(config)
-    gate = WorkspaceGate(config.workspace)
+    gate = WorkspaceGate(config.workspace, linger_s=config.keep_open_s)
     file_tokens = read_token_file(config.token_file) if config.token_file else {}
 
     def read_stored() -> dict:
@@ -85,6 +85,7 @@ def create_app(config: ServerConfig) -> FastAPI:
                              daemon=True).start()
         yield
         stop.set()
+        gate.close()
 
     app = FastAPI(title="kequn 客群", version=kequn.__version__, description=DESCRIPTION,
                   docs_url="/api/docs", redoc_url=None, openapi_url="/api/openapi.json",

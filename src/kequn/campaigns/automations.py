@@ -43,6 +43,7 @@ from kequn.campaigns.store import ensure_campaign_tables, insert_arrow, to_json
 from kequn.campaigns.targeting import assign_groups, coupon_code
 from kequn.campaigns.tiers import value_tiers
 from kequn.schema.conventions import paid_orders
+from kequn.storage.engines import on_engine
 
 if TYPE_CHECKING:
     from kequn.campaigns.audit import Clock
@@ -212,7 +213,9 @@ def winback_trigger(ws: Workspace, step: Step, now: dt.datetime) -> ir.Table:
     paid = paid_orders(ws.table("orders"), now)
     last = paid.group_by("customer_id").aggregate(last_paid_at=paid.paid_at.max())
     lapsed = last.filter(_window(last.last_paid_at, step, now))
-    key = f"{step.key}/" + lapsed.last_paid_at.strftime("%Y%m%dT%H%M%S")
+    # "T" joined outside the format: Spark's date patterns read a bare T as a field letter
+    at = lapsed.last_paid_at
+    key = f"{step.key}/" + at.strftime("%Y%m%d") + "T" + at.strftime("%H%M%S")
     return _shape(lapsed, key)
 
 
@@ -379,8 +382,8 @@ def enter_automation(ws: Workspace, automation: Automation, now: dt.datetime, *,
     trigger = TRIGGERS[spec.kind]
     result = Entered(spec.automation_id)
     existing = ws.con.table("kq_recipients")
-    existing = existing.filter(existing.campaign_id == spec.automation_id).select(
-        x_event="event_key", x_customer="customer_id")
+    existing = on_engine(ws, existing.filter(existing.campaign_id == spec.automation_id).select(
+        x_event="event_key", x_customer="customer_id"))
     tiers = None
     for step in spec.steps:
         fired = trigger(ws, step, now).view()  # a fresh relation: triggers end in joins

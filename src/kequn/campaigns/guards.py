@@ -16,6 +16,7 @@ import ibis
 import ibis.expr.types as ir
 
 from kequn.campaigns.settings import CampaignSettings
+from kequn.storage.engines import on_engine
 
 if TYPE_CHECKING:
     from kequn.workspace import Workspace
@@ -46,7 +47,8 @@ def _usable_contact(value: ir.StringValue, field: str) -> ir.BooleanValue:
 
 
 def recent_send_counts(ws: Workspace, now: dt.datetime, days: int) -> ir.Table:
-    """Messages sent per customer since ``days`` before ``now``, across campaigns.
+    """Messages sent per customer since ``days`` before ``now``, across campaigns (on the
+    state database).
 
     No upper bound: a send loop computes ``now`` once, and what it sends after that
     moment must count too.
@@ -58,7 +60,7 @@ def recent_send_counts(ws: Workspace, now: dt.datetime, days: int) -> ir.Table:
 
 
 def unsubscribed(ws: Workspace, channel: str) -> ir.Table:
-    """Customers who left ``channel`` or every channel."""
+    """Customers who left ``channel`` or every channel (on the state database)."""
     unsub = ws.con.table("kq_unsubscribes")
     mine = unsub.filter(unsub.channel.isnull() | (unsub.channel == channel))
     return mine.select("customer_id").distinct()
@@ -70,7 +72,9 @@ def apply_guards(ws: Workspace, recipients: ir.Table, *, channel: str,
     """Add ``skip_reason`` (NULL = eligible) and ``contact`` to a table of recipients.
 
     Applied to target and holdout alike, so that measurement compares the customers who were
-    sent with the customers who would have been (SPEC §5's uplift over holdout).
+    sent with the customers who would have been (SPEC §5's uplift over holdout). Runs on the
+    workspace's engine: ``recipients`` is an expression there, and the unsubscribe list and
+    the recent send counts are brought over from the state database.
     """
     customers = ws.table("customers")
     contact_value = (customers[contact].cast("string") if contact
@@ -80,9 +84,9 @@ def apply_guards(ws: Workspace, recipients: ir.Table, *, channel: str,
         kq_opted_out=customers.opted_out.fill_null(False),
         kq_contact=contact_value,
     )
-    unsub = unsubscribed(ws, channel).rename(kq_unsub_id="customer_id")
-    counts = recent_send_counts(ws, now, settings.frequency_days).rename(
-        kq_count_id="customer_id")
+    unsub = on_engine(ws, unsubscribed(ws, channel).rename(kq_unsub_id="customer_id"))
+    counts = on_engine(ws, recent_send_counts(ws, now, settings.frequency_days).rename(
+        kq_count_id="customer_id"))
     joined = (
         recipients
         .left_join(known, recipients.customer_id == known.kq_known_id)

@@ -33,6 +33,7 @@ from kequn.campaigns.settings import CampaignSettings, read_settings
 from kequn.campaigns.stats import mean_diff_ci, prob_beats, proportion_diff_ci, sample_variance
 from kequn.campaigns.store import ensure_campaign_tables
 from kequn.schema.conventions import paid_orders
+from kequn.storage.engines import on_engine
 
 if TYPE_CHECKING:
     from kequn.workspace import Workspace
@@ -97,9 +98,14 @@ class CampaignReport:
 
 def outcomes(ws: Workspace, campaign_id: str, *, as_of: dt.datetime,
              window_days: int) -> ir.Table:
-    """One row per measured customer: group, window, orders, revenue, redemptions."""
+    """One row per measured customer: group, window, orders, revenue, redemptions.
+
+    Runs on the workspace's engine, with the campaign's recipients brought over from the
+    state database.
+    """
     r = ws.con.table("kq_recipients")
-    mine = r.filter(r.campaign_id == campaign_id, r.skip_reason.isnull())
+    mine = on_engine(ws, r.filter(r.campaign_id == campaign_id, r.skip_reason.isnull()).select(
+        "customer_id", "grp", "frozen_at", "coupon_id", "coupon_code", "coupon_discount"))
     people = mine.group_by("customer_id").aggregate(
         grp=mine.grp.max(), start=mine.frozen_at.min(),
         end=mine.frozen_at.max() + ibis.interval(days=window_days))

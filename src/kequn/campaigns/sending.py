@@ -202,36 +202,53 @@ def count_remaining(ws: Workspace, campaign_id: str) -> int:
 
 def _batch_query(ws: Workspace, ctx: SendContext, settings: CampaignSettings,
                  now: dt.datetime, size: int) -> ir.Table:
-    """The next ``size`` recipients to send, with what delivery-time guards need.
+    """The next ``size`` recipients to send, with the unsubscribes and recent sends that
+    delivery-time guards need: kequn's own state only, run on the state database.
 
     Built once per send and run for every batch: the data changes between batches (sends
     are recorded), the query does not.
     """
     todo = _todo(ws, ctx.campaign_id).order_by(["frozen_at", "event_key", "customer_id"])
     todo = todo.limit(size)
-    customers = ws.table("customers")
-    contact = contact_field(ctx.channel, ctx.channel_options)
-    language = (customers["language"].cast("string") if "language" in customers.columns
-                else ibis.null("string"))
-    info = customers.select(
-        c_id=customers.customer_id,
-        c_name=customers.name,
-        c_opted_out=customers.opted_out.fill_null(False),
-        c_contact=customers[contact].cast("string") if contact else ibis.null("string"),
-        c_language=language,
-    )
     unsub = unsubscribed(ws, ctx.channel).select(u_id="customer_id")
     counts = recent_send_counts(ws, now, settings.frequency_days).rename(
         n_id="customer_id")
-    rows = (
-        todo.left_join(info, todo.customer_id == info.c_id)
-        .left_join(unsub, todo.customer_id == unsub.u_id)
+    return (
+        todo.left_join(unsub, todo.customer_id == unsub.u_id)
         .left_join(counts, todo.customer_id == counts.n_id)
         .mutate(unsubscribed=ibis._.u_id.notnull(),
                 recent_sends=ibis._.recent_sends.fill_null(0))
-        .drop("c_id", "u_id", "n_id")
+        .drop("u_id", "n_id")
     )
-    return rows
+
+
+_CUSTOMER_COLUMNS = ("c_name", "c_opted_out", "c_contact", "c_language")
+
+
+def _with_customers(ws: Workspace, ctx: SendContext,
+                    batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The batch's rows with each customer's name, opt-out, contact and language as they
+    are now (read on the workspace's engine; NULL for a customer no longer known)."""
+    if not batch:
+        return batch
+    customers = ws.table("customers")
+    wanted = ibis.memtable({"w_id": sorted({row["customer_id"] for row in batch})},
+                           schema={"w_id": "string"})  # any batch size: a join, no IN list
+    mine = customers.semi_join(wanted, customers.customer_id == wanted.w_id)
+    contact = contact_field(ctx.channel, ctx.channel_options)
+    info = mine.select(
+        c_id=mine.customer_id,
+        c_name=mine.name,
+        c_opted_out=mine.opted_out.fill_null(False),
+        c_contact=mine[contact].cast("string") if contact else ibis.null("string"),
+        c_language=(mine["language"].cast("string") if "language" in mine.columns
+                    else ibis.null("string")),
+    )
+    found: dict[str, dict[str, Any]] = {}
+    for row in info.to_pyarrow().to_pylist():
+        found.setdefault(row.pop("c_id"), row)
+    unknown = dict.fromkeys(_CUSTOMER_COLUMNS)
+    return [{**row, **found.get(row["customer_id"], unknown)} for row in batch]
 
 
 def render_message(ctx: SendContext, settings: CampaignSettings, row: dict[str, Any],
@@ -308,7 +325,7 @@ def deliver_pending(ws: Workspace, ctx: SendContext, *, settings: CampaignSettin
         report.remaining = total
         return report
     done = 0
-    # compiled once; DuckDB runs the same statement for every batch
+    # compiled once; the state database runs the same statement for every batch
     query = ws.con.compile(_batch_query(ws, ctx, settings, now, batch_size))
     try:
         while report.aborted is None:
@@ -319,6 +336,7 @@ def deliver_pending(ws: Workspace, ctx: SendContext, *, settings: CampaignSettin
             rows = ws.raw.execute(query).fetch_arrow_table().to_pylist()
             if not rows:
                 break
+            rows = _with_customers(ws, ctx, rows)
             _send_batch(ws, ctx, settings, chan, journal, rows, contact, report, clock)
             done += len(rows)
             if progress is not None:

@@ -42,6 +42,7 @@ from kequn.campaigns.targeting import (
     coupon_code_expr,
     evaluate_segment,
 )
+from kequn.storage.engines import on_engine, to_state
 
 if TYPE_CHECKING:
     from kequn.campaigns.audit import Clock
@@ -242,7 +243,7 @@ def _audience(ws: Workspace, campaign: Campaign, as_of: dt.datetime | None) -> i
         when = campaign.spec.as_of or as_of or ws.default_as_of()
         return evaluate_segment(ws, campaign.spec.segment, as_of=when)
     a = ws.con.table("kq_audiences")
-    return a.filter(a.campaign_id == campaign.campaign_id).select("customer_id")
+    return on_engine(ws, a.filter(a.campaign_id == campaign.campaign_id).select("customer_id"))
 
 
 def plan_recipients(ws: Workspace, campaign: Campaign, *, now: dt.datetime,
@@ -250,7 +251,8 @@ def plan_recipients(ws: Workspace, campaign: Campaign, *, now: dt.datetime,
                     as_of: dt.datetime | None = None) -> ir.Table:
     """The recipient list the campaign would freeze at ``now``: group, guards, coupon.
 
-    Columns are those of ``kq_recipients`` plus ``contact`` (never stored).
+    Columns are those of ``kq_recipients`` plus ``contact`` (never stored). The expression
+    runs on the workspace's engine, where the shop's customers are.
     """
     settings = settings or read_settings(ws)
     spec = campaign.spec
@@ -419,7 +421,7 @@ def _freeze(ws: Workspace, campaign: Campaign, now: dt.datetime,
         "status": "sending", "run_key": run_key, "runs": campaign.runs + 1,
         "next_run_at": nxt, "updated_at": now})
     with ws.transaction():
-        ws.con.insert("kq_recipients", stored)
+        ws.con.insert("kq_recipients", to_state(ws, stored))
         _write(ws, updated)
     counts = summarize(ws.con.table("kq_recipients").filter(
         ibis._.campaign_id == campaign.campaign_id, ibis._.event_key == run_key))

@@ -76,16 +76,26 @@ def overview(state: AppState, ws: Workspace, lang: Lang, *, period: Period = "we
             "waterfall": charts.waterfall(d, lang), "trend": charts.trend(rows, lang)}
 
 
-def groups(state: AppState, ws: Workspace, lang: Lang, *,
+def groups(state: AppState, ws: Workspace, lang: Lang, *, part: str = "all",
            only_cached: bool = False) -> dict[str, Any]:
-    """Every group with its size now and 30 days before."""
+    """Every group with its size now and 30 days before.
+
+    ``part="now"`` computes the sizes now only, and gives those 30 days before when they are
+    computed already (else ``pending_before``: the page fetches the whole panel next).
+    """
     as_of = compute.default_as_of(state, ws)
     before = as_of - dt.timedelta(days=GROUP_TREND_DAYS)
     now = compute.segment_sizes(state, ws, as_of, only_cached=only_cached)
-    then = compute.segment_sizes(state, ws, before, only_cached=only_cached)
+    try:
+        then = compute.segment_sizes(state, ws, before,
+                                     only_cached=only_cached or part == "now")
+    except compute.NotCached:
+        if part != "now":
+            raise
+        then = None
     rows = []
     for seg in sg.list_segments(ws):
-        size, old = now.get(seg.id, {}), then.get(seg.id, {})
+        size, old = now.get(seg.id, {}), (then or {}).get(seg.id, {})
         labels = [{"name": name, "label": _label(seg, name, lang),
                    "size": size.get("labels", {}).get(name),
                    "before": old.get("labels", {}).get(name)} for name in seg.label_names]
@@ -95,7 +105,8 @@ def groups(state: AppState, ws: Workspace, lang: Lang, *,
                      "before": old.get("size"), "error": size.get("error"),
                      "labels": labels})
     total = int(ws.table("customers").count().to_pyarrow().as_py())
-    return {"rows": rows, "as_of": as_of, "before": before, "customers": total}
+    return {"rows": rows, "as_of": as_of, "before": before, "customers": total,
+            "pending_before": then is None}
 
 
 def _label(seg: sg.SegmentDef, name: str, lang: Lang) -> str:

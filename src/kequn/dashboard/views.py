@@ -8,6 +8,7 @@ role (contact data masked), sending a campaign the admin role.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from importlib import resources
@@ -27,7 +28,7 @@ from kequn.api.privacy import log_personal
 from kequn.api.routes.campaigns import detail, preview_dict
 from kequn.api.routes.data import load_upload, workspace_status
 from kequn.api.routes.predictions import latest
-from kequn.dashboard import charts, panels
+from kequn.dashboard import charts, panels, warm
 from kequn.dashboard.i18n import COLUMN_LABELS, LANG_COOKIE, TABLE_LABELS, Lang, choose, t
 from kequn.errors import KequnError, NotFoundError, RuleSyntaxError, WorkspaceError
 from kequn.ingest.mapping import preset_names
@@ -166,7 +167,7 @@ def overview(request: Request, who: Who, lang: PageLang,
 def groups(request: Request, who: Who, lang: PageLang) -> HTMLResponse:
     """客户分群: every group with its size and its change over 30 days."""
     return panel_page(request, lang, who, page="groups.html", panel="groups",
-                      builder=panels.groups, params={})
+                      builder=panels.groups, params={"part": "now"})
 
 
 @router.get("/rfm", response_class=HTMLResponse)
@@ -212,7 +213,7 @@ _PANELS: dict[str, Callable[..., dict[str, Any]]] = {
     "overview": panels.overview, "groups": panels.groups, "rfm": panels.rfm,
     "retention": panels.retention, "funnel": panels.funnel, "channels": panels.channels,
 }
-_PANEL_PARAMS = {"overview": ("period",), "groups": (), "rfm": (),
+_PANEL_PARAMS = {"overview": ("period",), "groups": ("part",), "rfm": (),
                  "retention": ("action", "period", "mode"), "funnel": ("period",),
                  "channels": ("period",)}
 
@@ -227,14 +228,30 @@ def panel(request: Request, who: Who, lang: PageLang, name: str) -> HTMLResponse
               if k in request.query_params}
     _check_params(params)
     state = get_state(request)
+    if name == "groups" and not _cached(request, name, lang, params):
+        # Every group's size (now; then 30 days before) from a kept feature table, stored on
+        # the way if the warm-up has not yet: one scan instead of a feature build per request.
+        with contextlib.suppress(KequnError):  # e.g. no data yet: the panel says so itself
+            warm.group_features(state, part=params.get("part", "all"), background=False)
     with _ws_read(request) as ws:
         data = _PANELS[name](state, ws, lang, **params)
     return render(request, f"panels/{name}.html", lang, who, panel=data, params=params)
 
 
+def _cached(request: Request, name: str, lang: Lang, params: dict[str, Any]) -> bool:
+    """Whether panel ``name`` is computed for the current data already."""
+    state = get_state(request)
+    with _ws_read(request) as ws:
+        try:
+            _PANELS[name](state, ws, lang, only_cached=True, **params)
+        except compute.NotCached:
+            return False
+    return True
+
+
 def _check_params(params: dict[str, str]) -> None:
     allowed = {"period": PERIODS, "action": ("any", "visit", "login", "purchase"),
-               "mode": ("in", "within")}
+               "mode": ("in", "within"), "part": ("now", "all")}
     for key, value in params.items():
         if value not in allowed[key]:
             msg = f"{key} {value!r} is not one of {', '.join(allowed[key])}"

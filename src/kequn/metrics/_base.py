@@ -24,6 +24,7 @@ from kequn._suggest import did_you_mean
 from kequn.errors import KequnError
 from kequn.metrics._periods import Period, Window, resolve_window
 from kequn.schema.conventions import not_after, paid_orders
+from kequn.storage import run
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -321,7 +322,7 @@ def memtable(data: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]],
 
 def to_arrow(ws: Workspace, expr: ir.Table) -> pa.Table:
     """Execute ``expr`` on the backend its tables come from (DuckDB or Spark) into Arrow."""
-    return expr.to_pyarrow()
+    return run.to_arrow(expr)
 
 
 def ratio(num: ir.NumericValue, den: ir.NumericValue) -> ir.FloatingValue:

@@ -85,8 +85,10 @@ class FunnelSpec(MetricSpec):
                            **({"rk": entry["rank"]} if self.order == "strict" else {}))
         cur = cur.distinct()
         out = [cur.select("customer_id", "t0", "channel")]
+        # A later step is never before the entry: actions before the window do not matter.
+        later = acts.filter(acts.t >= ibis.literal(self.window.start, type="timestamp"))
         for k in range(1, len(self.steps)):
-            nxt = acts.filter(acts.event == self.steps[k])
+            nxt = later.filter(later.event == self.steps[k])
             cond = [cur.customer_id == nxt.customer_id, nxt.t <= cur.t0 + window]
             if self.order == "strict":
                 cond.append(nxt["rank"] == cur.rk + 1)

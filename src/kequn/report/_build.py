@@ -408,18 +408,22 @@ def _groups(ws: Workspace, cur: Window, prev: Window, k: int | None,
     """Sizes of the built-in groups at the end of this period and of the previous one, or
     None when the segments package (built separately) is not importable."""
     try:
-        from kequn.segments import builtin_segments, evaluate
+        from kequn.segments import Evaluator, builtin_segments
     except ImportError:
         return None
     from kequn.errors import KequnError
 
     defs = builtin_segments()
+    segs = list(defs.values() if isinstance(defs, dict) else defs)
+    # One feature table per date for every group (one pass over orders and events each).
+    at = {"now": Evaluator(ws, cur.as_of), "before": Evaluator(ws, prev.as_of)}
+    for ev in at.values():
+        ev.prepare([seg.id for seg in segs])
     rows = []
-    for seg in (defs.values() if isinstance(defs, dict) else defs):
+    for seg in segs:
         name = getattr(seg, f"name_{lang}", None) or seg.id
         try:
-            now = _sizes(evaluate(ws, seg.id, as_of=cur.as_of))
-            before = _sizes(evaluate(ws, seg.id, as_of=prev.as_of))
+            now, before = (_sizes(ev, seg.id, seg.is_family) for ev in at.values())
         except KequnError:
             continue  # a group that needs data this shop lacks (e.g. a fitted model)
         labels = getattr(seg, "labels", {}) or {}
@@ -432,12 +436,11 @@ def _groups(ws: Workspace, cur: Window, prev: Window, k: int | None,
             kpi = _kpi(label, rec["now"], rec["before"], fmt_int, lang)
             rows.append({"label": label, "now": kpi.value, "before": kpi.previous,
                          "change": kpi.change, "direction": kpi.direction})
+    for ev in at.values():
+        ev.close()
     return rows
 
 
-def _sizes(members: Any) -> dict[str | None, int]:
+def _sizes(ev: Any, seg_id: str, family: bool) -> dict[str | None, int]:
     """Members per family label (``None`` for a plain segment)."""
-    if "label" not in members.columns:
-        return {None: members.count().to_pyarrow().as_py()}
-    counts = members.group_by("label").aggregate(n=members.count()).to_pyarrow().to_pylist()
-    return {r["label"]: r["n"] for r in counts}
+    return dict(ev.sizes(seg_id)) if family else {None: ev.count(seg_id)}

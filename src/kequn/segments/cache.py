@@ -23,12 +23,14 @@ from typing import Any
 
 import duckdb
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from kequn.storage.run import create_table
 
 CACHE_TABLE = "kq_features_cache"  # prefix of the kept tables, one per as_of and data version
 CACHE_KEY_TABLE = "kq_features_cache_key"
-KEEP_TABLES = 3  # kept tables of the current data (other as_of's), newest first
+KEEP_TABLES = 4  # kept tables of the current data (other as_of's), newest first: a server
+# keeps now, 30 days before (the groups page) and the two ends of the report's periods
 _SHOP_TABLES = ("customers", "products", "orders", "order_items", "events")
 _KEY_COLUMNS = ("table_name", "as_of", "fingerprint", "default_as_of", "created_at")
 
@@ -88,14 +90,19 @@ def default_as_of(ws: Any, key: str) -> dt.datetime | None:
     return None
 
 
-def write(ws: Any, as_of: dt.datetime, key: str, features: ir.Table, *,
+def write(ws: Any, as_of: dt.datetime, key: str, features: ir.Table | pa.Table, *,
           default: dt.datetime | None = None) -> ir.Table | None:
     """Store ``features`` as the kept table for ``as_of`` and ``key`` (None if it cannot be);
     ``default`` is the data's default as_of, when known.
 
+    ``features`` may be an Ibis expression, or rows already computed (an Arrow table): a
+    server reading the workspace read-only computes them there and writes them in a short
+    write of its own.
+
     Each write makes a new table, so an evaluator still reading an earlier one (another
-    as_of) is not changed under it; tables of older data, and all but the newest
-    :data:`KEEP_TABLES`, are dropped.
+    as_of) is not changed under it; tables of older data, an earlier one for the same
+    ``as_of``, and all but :data:`KEEP_TABLES` (the newest, and the one at the data's default
+    as_of) are dropped.
     """
     raw = ws.raw
     name = f"{CACHE_TABLE}_{uuid.uuid4().hex[:12]}"  # generated, never user text
@@ -105,10 +112,21 @@ def write(ws: Any, as_of: dt.datetime, key: str, features: ir.Table, *,
             raw.execute(f"DROP TABLE IF EXISTS {CACHE_KEY_TABLE}")  # missing, or an old layout
             raw.execute(f"CREATE TABLE {CACHE_KEY_TABLE} (table_name VARCHAR, as_of TIMESTAMP, "
                         "fingerprint VARCHAR, default_as_of TIMESTAMP, created_at TIMESTAMP)")
-        table = create_table(features, name)
+        if isinstance(features, pa.Table):
+            raw.register("_kq_features_rows", features)
+            try:
+                raw.execute(f'CREATE TABLE "{name}" AS SELECT * FROM _kq_features_rows')
+            finally:
+                raw.unregister("_kq_features_rows")
+            table = ws.con.table(name)
+        else:
+            table = create_table(features, name)
         raw.execute(f"INSERT INTO {CACHE_KEY_TABLE} VALUES (?, ?, ?, ?, ?)",
                     [name, as_of, key, default, dt.datetime.now()])  # noqa: DTZ005 - order only
-        current = [r for r in rows if r[2] == key][:KEEP_TABLES - 1]
+        # Keep the newest of the current data, the one at its default as_of first (the one
+        # most asked for); a table at the same as_of is replaced by this one.
+        current = sorted((r for r in rows if r[2] == key and r[1] != as_of),
+                         key=lambda r: r[3] is None or r[3] != r[1])[:KEEP_TABLES - 1]
         for stale in {r[0] for r in rows} - {r[0] for r in current}:
             _drop_one(ws, stale)
     except duckdb.Error:

@@ -3,7 +3,9 @@
 A snapshot stores the members (and labels, for a family) in ``kq_segment_members`` and one
 row in ``kq_segment_snapshots`` with the size and the rule text used, so an empty segment still
 has a point in its history. Taking a snapshot again for the same segment and ``as_of``
-replaces the earlier one.
+replaces the earlier one. The members are computed on the workspace's engine and kept in its
+embedded state database (on Spark their ids come back as Arrow), so history and changes
+read only kequn's own state.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import ibis
 from kequn.errors import NotFoundError
 from kequn.segments.evaluate import Evaluator
 from kequn.segments.registry import ensure_segment_tables, get_segment, list_segments
+from kequn.storage.engines import to_state
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ def _store(ws: Any, evaluator: Evaluator, seg: Any) -> Snapshot:
     with ws.transaction() as raw:
         raw.execute("DELETE FROM kq_segment_members WHERE snapshot_id = ?", [snap_id])
         raw.execute("DELETE FROM kq_segment_snapshots WHERE snapshot_id = ?", [snap_id])
-        ws.con.insert("kq_segment_members", rows)
+        ws.con.insert("kq_segment_members", to_state(ws, rows))  # members from any engine
         size = raw.execute("SELECT count(*) FROM kq_segment_members WHERE snapshot_id = ?",
                            [snap_id]).fetchone()[0]
         raw.execute("INSERT INTO kq_segment_snapshots VALUES (?, ?, ?, ?, ?, ?)",

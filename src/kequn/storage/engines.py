@@ -8,6 +8,11 @@ machine, a cluster by its master URL), and every segment, metric, feature table 
 summary runs there through the same Ibis expressions. ``kequn engine export --to URL`` writes
 the embedded tables to that layout.
 
+Where kequn's state meets the shop's tables in one expression (a campaign's recipients and the
+orders they placed, the unsubscribe list and the customers), :func:`on_engine` brings the
+small state side to the engine, and :func:`to_state` brings an engine's small result (a
+segment's member ids, a frozen recipient list) back to be stored; on DuckDB both do nothing.
+
 What Spark cannot do yet is declared once, in :data:`KNOWN_GAPS`; analytic code never asks
 which engine it runs on.
 """
@@ -51,11 +56,14 @@ __all__ = [
     "connect_engine",
     "export_tables",
     "gaps_for",
+    "move_to",
+    "on_engine",
     "read_engine_settings",
     "require",
     "spark_session",
     "stop_spark",
     "table_url",
+    "to_state",
 ]
 
 EngineName = Literal["duckdb", "pyspark"]
@@ -71,6 +79,9 @@ DEFAULT_SPARK_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",  # timestamps are naive shop time; never shift them
     "spark.sql.parquet.inferTimestampNTZ.enabled": "true",
     "spark.sql.ansi.enabled": "false",  # NULL for x/0, as DuckDB and SQL-92 aggregates give
+    # kequn's state rows reach Spark as in-memory tables (on_engine): through Arrow, not
+    # row by row in Python
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
 LOCAL_SPARK_CONF: dict[str, str] = {
     "spark.driver.host": "127.0.0.1",
@@ -172,9 +183,48 @@ KNOWN_GAPS: dict[str, Gap] = {
         "the refreshed feature table is kept in the embedded database, which is one machine's",
         "rebuild on Spark: segments and metrics compute the feature table on demand there",
     ),
+    "erase": Gap(
+        "pyspark",
+        "erasing a customer's personal data (DELETE /api/customers/{id}/personal-data)",
+        "the shop's customers are Parquet files under data_url, which kequn reads but never "
+        "rewrites",
+        "erase the customer in the source data (the pipeline that writes data_url, or the "
+        "embedded tables followed by 'kequn engine export')",
+    ),
 }
 """What the Spark engine cannot do, in one place: the conformance suite marks these, and
 ``kequn engine show`` tells the user. Keys are the conformance suite's ``notimpl`` names."""
+
+
+# -- state and shop on one engine ------------------------------------------------------------
+
+
+def move_to(expr: ir.Table, backend: BaseBackend) -> ir.Table:
+    """``expr`` where ``backend`` can run it, for example join it with its own tables.
+
+    An expression already on ``backend`` (or on no backend at all: an in-memory table) is
+    returned as it is, so on the embedded DuckDB nothing moves. Otherwise ``expr`` is
+    computed where it is and its rows come over as an in-memory table, which ``backend``
+    registers when a query uses it. Meant for small row sets: kequn's state (recipient lists,
+    sends, saved predictions) going to the engine, or an engine's result (a segment's member
+    ids) coming back to the state database.
+    """
+    backends, _ = expr._find_backends()  # Ibis has no public "which backend" without a default
+    if not backends or all(b is backend for b in backends):
+        return expr
+    return ibis.memtable(expr.to_pyarrow())
+
+
+def on_engine(ws: Workspace, state: ir.Table) -> ir.Table:
+    """An expression over kequn's state tables (``ws.con``) where the shop's tables are, so
+    that the two can be joined in one expression on any engine."""
+    return move_to(state, ws.engine)
+
+
+def to_state(ws: Workspace, result: ir.Table) -> ir.Table:
+    """An expression over the shop's tables where kequn's state is (``ws.con``), e.g. to
+    ``ws.con.insert`` a segment's members into a state table whatever the engine."""
+    return move_to(result, ws.con)
 
 
 def gaps_for(engine: EngineName) -> list[Gap]:

@@ -14,11 +14,14 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 from sqlglot import exp
 
 
 def duckdb_sql(backend: Any, expr: ir.Expr) -> str:
-    """The DuckDB SQL of ``expr`` with every CTE inlined into its readers."""
+    """The DuckDB SQL of ``expr`` with every CTE inlined into its readers (in-memory tables
+    it reads are registered with DuckDB first)."""
+    backend._run_pre_execute_hooks(expr)  # noqa: SLF001 - registers memtables, as Ibis does
     query = backend.compiler.to_sqlglot(expr)
     for cte in query.find_all(exp.CTE):
         cte.set("materialized", False)
@@ -36,6 +39,17 @@ def create_table(expr: ir.Table, name: str, *, temp: bool = False) -> ir.Table:
     kind = "TEMP TABLE" if temp else "TABLE"
     backend.con.execute(f'CREATE {kind} "{name}" AS {duckdb_sql(backend, expr)}')
     return backend.table(name)
+
+
+def to_arrow(expr: ir.Table) -> pa.Table:
+    """Execute ``expr`` into Arrow, with the types Ibis gives it."""
+    backend = ibis.get_backend(expr)
+    if backend.name != "duckdb":
+        return expr.to_pyarrow()
+    from ibis.backends.duckdb.converter import DuckDBPyArrowData
+
+    table = backend.con.sql(duckdb_sql(backend, expr)).to_arrow_table()
+    return expr.__pyarrow_result__(table, data_mapper=DuckDBPyArrowData)
 
 
 def scalar(expr: ir.Scalar) -> Any:

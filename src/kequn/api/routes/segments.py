@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
@@ -23,7 +24,7 @@ from kequn.api.deps import (
 )
 from kequn.api.pages import Page, page_of, page_of_list
 from kequn.api.privacy import log_personal
-from kequn.errors import CompileError, NotFoundError
+from kequn.errors import CompileError, KequnError, NotFoundError
 from kequn.segments.export import member_table
 from kequn.segments.registry import check_rule, read_rule
 
@@ -78,13 +79,21 @@ class MembersRequest(RuleRequest):
 
 
 @router.get("", summary="Built-in and saved segments, with their sizes", response_model=Page)
-def list_segments(who: Viewer, ws: ReadWs, state: State, as_of: AsOfQuery = None,
+def list_segments(who: Viewer, state: State, as_of: AsOfQuery = None,
                   sizes: Annotated[bool, Query(description="Count the members.")] = True,
                   limit: LimitQuery = 100, offset: OffsetQuery = 0) -> Page:
     """人群列表."""
-    segs = sg.list_segments(ws)
-    moment = compute.resolve_as_of(state, ws, as_of) if sizes else None
-    counted = compute.segment_sizes(state, ws, moment) if moment is not None else {}
+    if sizes and as_of is None:
+        from kequn.dashboard.warm import group_features
+
+        # the sizes at the latest data come from the kept feature table (stored once per
+        # data version, in a short write of its own: so before this request opens the file)
+        with contextlib.suppress(KequnError):
+            group_features(state, part="now", background=False)
+    with state.gate.open() as ws:
+        segs = sg.list_segments(ws)
+        moment = compute.resolve_as_of(state, ws, as_of) if sizes else None
+        counted = compute.segment_sizes(state, ws, moment) if moment is not None else {}
     rows = []
     for seg in segs:
         row = {"id": seg.id, "origin": seg.origin, "name_zh": seg.name_zh,
