@@ -37,7 +37,12 @@ def test_fit_with_a_bad_model_is_a_422(client):
     assert client.post("/api/predictions/fit", json={"model": "magic"}).status_code == 422
 
 
-def test_create_preview_send_and_report_a_campaign(client):
+def test_create_preview_send_and_report_a_campaign(client, ws_path):
+    import kequn
+    from kequn.campaigns.settings import write_settings
+
+    with kequn.open(ws_path) as ws:  # the server sends on the real clock: not held till 9:00
+        write_settings(ws, quiet_hours="off")
     created = client.post("/api/campaigns", json=CAMPAIGN)
     assert created.status_code == 201, created.text
     cid = created.json()["campaign_id"]

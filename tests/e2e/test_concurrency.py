@@ -156,3 +156,44 @@ def test_a_load_gets_the_workspace_from_a_server_busy_with_reads(tmp_path: Path)
     assert after["events"] == before["events"] + report["stored"]  # nothing lost
     assert len(statuses) > served + 10  # the server kept answering after the load
     assert set(statuses) == {200}
+
+
+def test_after_a_load_in_another_process_the_server_warms_the_new_data(tmp_path: Path):
+    """The warm-up sees the workspace file change, computes the default pages for the new
+    data and stores its kept feature table, without any request asking."""
+    ws = build_shop(tmp_path, customers=150)
+    env = {**os.environ, "KEQUN_LOCK_WAIT": "120"}
+
+    def load(n: int) -> None:
+        done = subprocess.run([*KEQUN, "load", "events", str(_events_file(tmp_path, n)),
+                               "--workspace", str(ws)], env=env, capture_output=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+
+    def warmed(within: float) -> bool:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            pages = [server.get(p).text for p in ("/", "/rfm", "/groups")]
+            if not any('hx-get="/panel/' in text for text in pages):
+                return True
+            time.sleep(0.5)
+        return False
+
+    def kept_fingerprints() -> set[str]:
+        import kequn
+
+        with kequn.open(ws, read_only=True) as w:
+            return {row[2] for row in w.raw.execute(
+                "SELECT * FROM kq_features_cache_key").fetchall()}
+
+    load(0)  # a load history: the kept feature table needs one
+    server = start_server(ws, tmp_path / "serve.log")
+    try:
+        assert warmed(120)
+        first = kept_fingerprints()
+        load(1)
+        assert warmed(120)  # the new data's pages, computed in the background
+        second = kept_fingerprints()
+        assert second and second.isdisjoint(first)  # stored again for the new data
+    finally:
+        stop_server(server)

@@ -264,9 +264,17 @@ def weekly_report(request: Request, who: Who, lang: PageLang,
                   ) -> HTMLResponse:
     """运营周报: the self-contained report of :mod:`kequn.report`, cached per data version."""
     state = get_state(request)
+    chosen: Any = period
     with _ws_read(request) as ws:
-        html = panels.report_html(state, ws, lang, period=period)  # type: ignore[arg-type]
-    return HTMLResponse(html)
+        try:
+            return HTMLResponse(panels.report_html(state, ws, lang, period=chosen,
+                                                   only_cached=True))
+        except compute.NotCached:
+            pass
+    with contextlib.suppress(KequnError):  # its groups from kept feature tables, stored first
+        warm.report_features(state, chosen, background=False)
+    with _ws_read(request) as ws:
+        return HTMLResponse(panels.report_html(state, ws, lang, period=chosen))
 
 
 # -- the group builder ------------------------------------------------------------------------

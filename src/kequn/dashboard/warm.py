@@ -126,16 +126,17 @@ def group_features(state: AppState, *, part: str = "all", background: bool = Tru
             state, before, ids, background=background))
 
 
-def report_features(state: AppState, period: Period = "week") -> None:
+def report_features(state: AppState, period: Period = "week", *,
+                    background: bool = True) -> None:
     """Kept feature tables for the report's groups section (the ends of its two periods);
     once per data version."""
-    version, now, segs = _segments(state, background=True)
+    version, now, segs = _segments(state, background)
     cur = last_complete_window(period, now)
     ids = [s.id for s in segs if s.origin == "builtin"]
 
     def run() -> bool:
         for moment in (cur.previous().as_of, cur.as_of):
-            keep_features(state, moment, ids)
+            keep_features(state, moment, ids, background=background)
         return True
 
     state.cache.get_or_compute(("report features", period, version), run)

@@ -31,7 +31,7 @@ from kequn.metrics._base import (
     with_attribute,
 )
 from kequn.metrics._common import active_rows, offsets
-from kequn.metrics._periods import index_of, period_index, period_start
+from kequn.metrics._periods import index_of, period_index, period_start, start_of_index
 from kequn.schema.conventions import DAYS_PER_MONTH
 
 if TYPE_CHECKING:
@@ -71,19 +71,31 @@ class RetentionSpec(MetricSpec):
         """Columns after column 0."""
         return DEFAULT_PERIODS[self.period] if self.periods is None else self.periods
 
-    def _per_period(self, src: Sources, action: str) -> ir.Table:
+    def _per_period(self, src: Sources, action: str, since: dt.datetime | None = None) -> ir.Table:
         a = active_rows(src, action)
+        if since is not None:
+            a = a.filter(a.t >= ibis.literal(since, type="timestamp"))
         start = period_start(a.t, self.period)
         a = a.mutate(ps=start, p=period_index(start, self.period))
         return a.select("customer_id", "p", "ps").distinct()
 
+    def _first_day(self) -> dt.datetime:
+        """The start of the window's first period (no cohort or return is earlier)."""
+        first = start_of_index(self.window.first_index, self.period)
+        return dt.datetime.combine(first, dt.time())
+
     def cohorts(self, src: Sources) -> ir.Table:
         """``customer_id, cohort, cohort_start`` (+ split column) for cohorts in the window."""
         w = self.window
-        per = self._per_period(src, self.action)
         if self.cohort_by == "first":
-            c = per.group_by("customer_id").aggregate(cohort=per.p.min(), cohort_start=per.ps.min())
+            # The first period is the period of the first action: no need to list them all.
+            a = active_rows(src, self.action)
+            first = a.group_by("customer_id").aggregate(t=a.t.min())
+            start = period_start(first.t, self.period)
+            c = first.select("customer_id", cohort=period_index(start, self.period),
+                             cohort_start=start)
         else:
+            per = self._per_period(src, self.action, since=self._first_day())
             c = per.select("customer_id", cohort=per.p, cohort_start=per.ps)
         c = c.filter(c.cohort >= w.first_index, c.cohort <= w.last_index)
         return with_attribute(c, src, self.by)
@@ -97,7 +109,9 @@ class RetentionSpec(MetricSpec):
         group = ["cohort", "cohort_start", *keys]
         sizes = cohorts.group_by(group).aggregate(cohort_size=cohorts.customer_id.nunique())
 
-        back = self._per_period(src, self.return_action or self.action)
+        # Returns count from a cohort's own period on: none before the window's first one.
+        back = self._per_period(src, self.return_action or self.action,
+                                since=self._first_day())
         j = cohorts.join(back, [cohorts.customer_id == back.customer_id,
                                 back.p >= cohorts.cohort, back.p <= cohorts.cohort + n])
         hits = j.select(*[cohorts[c] for c in ("customer_id", *group)],

@@ -54,6 +54,7 @@ __all__ = [
     "Gap",
     "ShopEngine",
     "connect_engine",
+    "data_fingerprint",
     "export_tables",
     "gaps_for",
     "move_to",
@@ -413,11 +414,7 @@ def export_tables(ws: Workspace, to: str | os.PathLike[str], *,
             msg = f"unknown table {name!r}; choose from {', '.join(TABLES)}"
             raise EngineError(msg)
     base = str(to).rstrip("/")
-    target = "s3://" + base[len("s3a://"):] if base.startswith("s3a://") else base
-    try:
-        filesystem, root = pafs.FileSystem.from_uri(target)
-    except (pa.ArrowInvalid, ValueError):
-        filesystem, root = pafs.LocalFileSystem(), os.path.abspath(target)
+    filesystem, root = _filesystem(base)
     out = []
     for name in chosen:
         folder = f"{root}/{name}"
@@ -432,6 +429,48 @@ def export_tables(ws: Workspace, to: str | os.PathLike[str], *,
             progress(name, rows)
         out.append(ExportedTable(name, f"{base}/{name}/part-00000.parquet", rows, size))
     return out
+
+
+def _filesystem(url: str) -> tuple[Any, str]:
+    """The PyArrow filesystem of ``url`` and the path inside it (``s3a://`` read as ``s3://``;
+    a plain path is a local folder)."""
+    from pyarrow import fs as pafs
+
+    target = "s3://" + url[len("s3a://"):] if url.startswith("s3a://") else url
+    try:
+        return pafs.FileSystem.from_uri(target)  # type: ignore[no-any-return]
+    except (pa.ArrowInvalid, ValueError):
+        return pafs.LocalFileSystem(), os.path.abspath(target)
+
+
+def data_fingerprint(settings: EngineSettings) -> str:
+    """A short fingerprint of the shop's Parquet files under ``data_url``: their names, sizes
+    and modification times, listed without reading them.
+
+    A pipeline that writes new files (or rewrites one) changes it, so a cache of computed
+    results can key on it the way it keys on the load history of the embedded tables. A
+    missing table folder counts as empty; an unreachable ``data_url`` is an
+    :class:`EngineError`.
+    """
+    from pyarrow import fs as pafs
+
+    settings = settings.ready()
+    assert settings.data_url is not None  # ready() checked
+    filesystem, root = _filesystem(settings.data_url)
+    entries: list[str] = []
+    for name in TABLES:
+        selector = pafs.FileSelector(f"{root}/{name}", recursive=True, allow_not_found=True)
+        try:
+            infos = filesystem.get_file_info(selector)
+        except OSError as exc:
+            msg = f"cannot list table {name!r} under {settings.data_url}: {exc}"
+            raise EngineError(msg) from None
+        for info in infos:
+            if info.type == pafs.FileType.File:
+                mtime = info.mtime_ns if info.mtime_ns is not None else ""
+                entries.append(f"{name}/{info.path}|{info.size}|{mtime}")
+    text = "\n".join(sorted(entries))
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _write_table(ws: Workspace, name: str, filesystem: Any, path: str) -> int:

@@ -3,9 +3,9 @@
 Ibis writes an expression used in several places as one common table expression (``WITH``),
 and DuckDB materialises a CTE that is read more than once: the feature query of every built-in
 group read the shop's 100 M events through one such CTE, holding them all in memory (14 GB at
-1 M customers) instead of letting each reader scan with its own filter. Here every CTE is
-marked ``NOT MATERIALIZED``; row sets worth computing once are kept on purpose instead
-(:class:`kequn.storage.features.Scope`). On other engines the expression runs as Ibis runs it.
+1 M customers) instead of letting each reader scan with its own filter. Here a CTE that only
+filters and picks columns is marked ``NOT MATERIALIZED``; one that joins, groups or sorts is
+left to DuckDB to compute once (a funnel's steps each build on the one before). On other engines the expression runs as Ibis runs it.
 """
 
 from __future__ import annotations
@@ -24,8 +24,14 @@ def duckdb_sql(backend: Any, expr: ir.Expr) -> str:
     backend._run_pre_execute_hooks(expr)  # noqa: SLF001 - registers memtables, as Ibis does
     query = backend.compiler.to_sqlglot(expr)
     for cte in query.find_all(exp.CTE):
-        cte.set("materialized", False)
+        if cte.this.find(*_WORK) is None:
+            cte.set("materialized", False)
     return query.sql(dialect="duckdb")
+
+
+# A CTE doing any of these is worth computing once; one that only filters and picks columns
+# of tables is cheaper read again with each reader's own filters than stored whole.
+_WORK = (exp.Join, exp.Group, exp.Window, exp.Distinct, exp.AggFunc)
 
 
 def create_table(expr: ir.Table, name: str, *, temp: bool = False) -> ir.Table:
