@@ -33,6 +33,7 @@ from kequn.storage.engines import (
     EngineSettings,
     ShopEngine,
     connect_engine,
+    on_engine,
     read_engine_settings,
     require,
 )
@@ -190,14 +191,8 @@ class Workspace:
 
     def state_table(self, name: str) -> ir.Table:
         """kequn's own state table ``name`` (e.g. ``kq_predictions``) where shop tables can
-        join it: the embedded table on DuckDB, a copy uploaded to Spark on pyspark."""
-        state = self.con.table(name)
-        if self.engine_settings.engine == "duckdb":
-            return state
-        shop = self._shop_engine()
-        view = f"kq_state_{name}_{id(self):x}"  # one copy per workspace in a shared session
-        return shop.backend.create_view(view, ibis.memtable(state.to_pyarrow()),
-                                        overwrite=True)
+        join it: the embedded table on DuckDB, its rows moved to Spark on pyspark."""
+        return on_engine(self, self.con.table(name))
 
     def load(self, table: str, files: Sequence[str | os.PathLike[str]], *,
              mapping: str | os.PathLike[str] | None = None, preset: str | None = None,

@@ -132,6 +132,16 @@ def test_loading_a_file_reaches_the_engine(ws: Workspace, tmp_path: Path) -> Non
     assert ws.table("customers").count().execute() == 5
 
 
+@pytest.mark.notimpl(["pyspark"], gap="erase")
+def test_erasing_a_customer_clears_their_personal_data(ws: Workspace) -> None:
+    from kequn.api.privacy import erase_customer
+
+    erase_customer(ws, "twice", actor="test")
+    row = ws.table("customers").filter(lambda c: c.customer_id == "twice").to_pyarrow()
+    assert row.num_rows == 1
+    assert row.column("phone").to_pylist() == [None]
+
+
 def test_spark_casts_foreign_parquet_to_the_canonical_types(tmp_path: Path) -> None:
     folder = tmp_path / "data" / "orders"
     folder.mkdir(parents=True)

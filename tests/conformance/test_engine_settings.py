@@ -17,6 +17,8 @@ from kequn.storage.engines import (
     KNOWN_GAPS,
     EngineError,
     EngineGapError,
+    EngineSettings,
+    data_fingerprint,
     export_tables,
     gaps_for,
     require,
@@ -113,6 +115,19 @@ def test_export_again_replaces_the_files(make_shop, tmp_path: Path) -> None:
 def test_export_of_an_unknown_table_is_refused(make_shop, tmp_path: Path) -> None:
     with pytest.raises(EngineError, match="unknown table 'order'"):
         export_tables(small_shop(make_shop), tmp_path, tables=["order"])
+
+
+def test_the_data_fingerprint_changes_when_a_pipeline_writes_new_files(
+        make_shop, tmp_path: Path) -> None:
+    settings = EngineSettings(engine="pyspark", data_url=str(tmp_path / "lake"))
+    empty = data_fingerprint(settings)  # no folders yet: an empty shop, not an error
+    export_tables(small_shop(make_shop), tmp_path / "lake")
+    exported = data_fingerprint(settings)
+    assert exported != empty
+    assert data_fingerprint(settings) == exported  # listing twice reads the same
+    day = tmp_path / "lake" / "orders" / "part-00001.parquet"
+    pq.write_table(pq.read_table(tmp_path / "lake" / "orders" / "part-00000.parquet"), day)
+    assert data_fingerprint(settings) not in (empty, exported)
 
 
 def test_gaps_are_declared_once_and_raise_with_the_way_around() -> None:

@@ -61,6 +61,21 @@ def test_builtin_groups_are_not_all_empty(demo_shop: EngineShop) -> None:
     assert sum(1 for n in sizes.values() if n > 0) >= len(BUILTIN) - 6, sizes
 
 
+def test_prepared_groups_have_the_same_sizes(demo_shop: EngineShop) -> None:
+    # prepare() keeps one feature table (and the paid lines) on the engine for every group
+    def sizes(ws: Workspace) -> pa.Table:
+        with sg.Evaluator(ws, demo_shop.as_of) as ev:
+            ev.prepare(BUILTIN)
+            return pa.table({"segment": BUILTIN,
+                             "members": [sum(ev.sizes(s).values()) if "." not in s and
+                                         ev.segment(s).is_family else ev.count(s)
+                                         for s in BUILTIN]})
+
+    expected, actual = on_both(demo_shop, sizes)
+    assert expected.to_pylist() == actual.to_pylist()
+    assert sum(r["members"] for r in expected.to_pylist()) > 0
+
+
 def test_feature_table_is_the_same(demo_shop: EngineShop) -> None:
     expected, actual = on_both(
         demo_shop, lambda ws: ft.customer_features(ws, demo_shop.as_of,

@@ -16,6 +16,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from kequn.storage.engines import data_fingerprint
+
 if TYPE_CHECKING:
     from kequn.workspace import Workspace
 
@@ -39,6 +41,8 @@ def data_version(ws: Workspace) -> str:
     for table, query in _VERSION_QUERIES:
         row = ws.raw.execute(query).fetchone() if table in tables else None
         parts.append(repr(row))
+    if ws.engine_name == "pyspark":  # new Parquet files change the data without a load
+        parts.append(data_fingerprint(ws.engine_settings))
     return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
 
 

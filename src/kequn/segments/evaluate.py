@@ -8,7 +8,6 @@ reads the orders once and the events once.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import uuid
 import weakref
@@ -166,7 +165,7 @@ class Evaluator:
         with self.tables.keeping():
             table = create_table(self._features(needs), name, temp=True)
         self._table, self._columns = table, set(table.columns)
-        self._dropper = weakref.finalize(self, _drop_temp, ibis.get_backend(table), name)
+        self._dropper = weakref.finalize(self, drop_table, table)
 
     def _kept_default(self) -> dt.datetime | None:
         """The default as_of noted with the kept table, if the data has not changed since."""
@@ -331,12 +330,6 @@ def _join(table: ir.Table, part: ir.Table) -> ir.Table:
 def drop_feature_cache(ws: Any) -> None:
     """Forget the feature table kept in the workspace (the next prepare builds it again)."""
     kept.drop(ws)
-
-
-def _drop_temp(backend: Any, name: str) -> None:
-    # The name is generated, never user text.
-    with contextlib.suppress(Exception):  # the workspace is already closed, and its temp tables
-        drop_table(backend, name)
 
 
 _PlanLine = tuple[int, str, Compiled, Typed | None]

@@ -9,7 +9,6 @@ measures with :func:`measure`; :func:`customer_features` joins them onto the cus
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -25,6 +24,7 @@ from kequn.schema.conventions import (
     not_after,
     paid_orders,
 )
+from kequn.storage.engines import on_engine
 from kequn.storage.run import create_table, drop_table
 from kequn.workspace import Workspace
 
@@ -111,13 +111,7 @@ class Scope:
     def _materialize(self, expr: ir.Table) -> ir.Table:
         name = f"_kq_rows_{uuid.uuid4().hex[:12]}"  # generated, never user text
         table = create_table(expr, name, temp=True)
-        backend = ibis.get_backend(table)
-
-        def drop() -> None:
-            with contextlib.suppress(Exception):  # the workspace may be closed already
-                drop_table(backend, name)
-
-        self._dropped.append(drop)
+        self._dropped.append(lambda: drop_table(table))
         return table
 
     def release(self) -> None:
@@ -486,8 +480,10 @@ def latest_predictions(ws: Workspace, as_of: dt.datetime) -> ir.Table | None:
     order = ibis.window(group_by=p.customer_id, order_by=[ibis.desc(p._made), p.model])
     p = p.mutate(_n=ibis.row_number().over(order))
     p = p.filter(p._n == 0)
-    return p.select("customer_id", *PREDICTION_COLUMNS, prediction_as_of=p._made,
-                    prediction_model=p.model)
+    # The newest per customer is picked in the state database; one row per customer moves
+    # to the engine (nothing moves on DuckDB).
+    return on_engine(ws, p.select("customer_id", *PREDICTION_COLUMNS,
+                                  prediction_as_of=p._made, prediction_model=p.model))
 
 
 # -- the table --------------------------------------------------------------------------------

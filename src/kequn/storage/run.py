@@ -5,11 +5,13 @@ and DuckDB materialises a CTE that is read more than once: the feature query of 
 group read the shop's 100 M events through one such CTE, holding them all in memory (14 GB at
 1 M customers) instead of letting each reader scan with its own filter. Here a CTE that only
 filters and picks columns is marked ``NOT MATERIALIZED``; one that joins, groups or sorts is
-left to DuckDB to compute once (a funnel's steps each build on the one before). On other engines the expression runs as Ibis runs it.
+left to DuckDB to compute once (a funnel's steps each build on the one before). On other
+engines the expression runs as Ibis runs it.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import ibis
@@ -41,7 +43,8 @@ def create_table(expr: ir.Table, name: str, *, temp: bool = False) -> ir.Table:
     """
     backend = ibis.get_backend(expr)
     if backend.name != "duckdb":
-        return backend.create_table(name, expr, temp=temp)
+        # Spark has no temp tables: a cached view instead, released by drop_table.
+        return expr.cache() if temp else backend.create_table(name, expr)
     kind = "TEMP TABLE" if temp else "TABLE"
     backend.con.execute(f'CREATE {kind} "{name}" AS {duckdb_sql(backend, expr)}')
     return backend.table(name)
@@ -68,13 +71,19 @@ def scalar(expr: ir.Scalar) -> Any:
     return row[0] if row else None
 
 
-def drop_table(backend: Any, name: str) -> None:
-    """Drop table ``name`` (kequn's own, generated name) if it is there.
+def drop_table(table: ir.Table) -> None:
+    """Drop a table made by :func:`create_table` (a cached view on Spark), if still there.
 
     On DuckDB by plain SQL: Ibis's ``drop_table`` writes a statement this DuckDB cannot parse
-    with the sqlglot release installed beside it.
+    with the sqlglot release installed beside it. Never raises: the workspace may be closed.
     """
-    if backend.name == "duckdb":
-        backend.con.execute(f'DROP TABLE IF EXISTS "{name}"')
-    else:
-        backend.drop_table(name, force=True)
+    with contextlib.suppress(Exception):
+        op = table.op()
+        backend = ibis.get_backend(table)
+        if backend.name != "duckdb":
+            if hasattr(table, "release"):
+                table.release()
+            else:
+                backend.drop_table(op.name, force=True)
+        else:
+            backend.con.execute(f'DROP TABLE IF EXISTS "{op.name}"')
