@@ -288,3 +288,16 @@ def test_config_refuses_a_bad_setting_with_one_line(workspace: Path, args: list[
     shown = json.loads(kequn_cli("config", "-w", workspace, "--json").stdout)
     assert shown["time_zone"] == "UTC"
     assert shown["unknown_customers"] == "create"
+
+
+def test_engine_option_applies_to_any_command_and_names_the_choices(
+        workspace: Path, orders_csv: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KEQUN_ENGINE", raising=False)
+    kequn_cli("load", "orders", orders_csv, "-w", workspace)
+    monkeypatch.setenv("KEQUN_ENGINE", "duckdb")  # restored after the test; --engine sets it
+    bad = kequn_cli("--engine", "nosuch", "status", "-w", workspace)
+    assert bad.exit_code == 1
+    assert "'duckdb' or 'pyspark'" in bad.output and "Traceback" not in bad.output
+    good = kequn_cli("--engine", "duckdb", "status", "--json", "-w", workspace)
+    assert good.exit_code == 0, good.output
+    assert json.loads(good.output)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Annotated, Any
 
 import click
@@ -31,6 +32,19 @@ def make_app(name: str, help: str) -> typer.Typer:  # noqa: A002
 
 app = make_app("kequn", "kequn 客群 — customer groups, metrics, predictions and campaigns "
                         "for online shops.")
+
+@app.callback()
+def _root(
+    engine: Annotated[str | None, typer.Option(
+        "--engine", envvar="KEQUN_ENGINE",
+        help="Compute on this engine for this command only: duckdb or pyspark (see 'kequn "
+             "engine'). 本次命令使用的计算引擎")] = None,
+) -> None:
+    """kequn 客群 — customer groups, metrics, predictions and campaigns for online shops."""
+    if engine is not None:
+        # kequn.open() reads it, wherever in the command the workspace is opened.
+        os.environ["KEQUN_ENGINE"] = engine
+
 
 WorkspaceOpt = Annotated[
     str | None,
