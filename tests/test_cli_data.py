@@ -297,7 +297,8 @@ def test_engine_option_applies_to_any_command_and_names_the_choices(
     monkeypatch.setenv("KEQUN_ENGINE", "duckdb")  # restored after the test; --engine sets it
     bad = kequn_cli("--engine", "nosuch", "status", "-w", workspace)
     assert bad.exit_code == 1
-    assert "'duckdb' or 'pyspark'" in bad.output and "Traceback" not in bad.output
+    assert "'duckdb' or 'pyspark'" in bad.output
+    assert "Traceback" not in bad.output
     good = kequn_cli("--engine", "duckdb", "status", "--json", "-w", workspace)
     assert good.exit_code == 0, good.output
     assert json.loads(good.output)

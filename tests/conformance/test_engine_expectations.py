@@ -132,6 +132,15 @@ def test_loading_a_file_reaches_the_engine(ws: Workspace, tmp_path: Path) -> Non
     assert ws.table("customers").count().execute() == 5
 
 
+@pytest.mark.notimpl(["pyspark"], gap="optimize")
+def test_optimize_keeps_the_rows(ws: Workspace) -> None:
+    from kequn.storage.layout import optimize
+
+    before = ws.table("events").count().execute()
+    assert {d.table for d in optimize(ws)} == {"events", "orders"}
+    assert ws.table("events").count().execute() == before
+
+
 @pytest.mark.notimpl(["pyspark"], gap="erase")
 def test_erasing_a_customer_clears_their_personal_data(ws: Workspace) -> None:
     from kequn.api.privacy import erase_customer

@@ -152,6 +152,29 @@ def quarantine_command(
                    f"(共 {total:,} 行)")
 
 
+@app.command("optimize")
+def optimize_command(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -> None:
+    """Store the events and orders in time order, so time windows read only their part.
+    按时间重排事件与订单表，加快时间窗口查询。
+
+    Worth it once after loading a large history that is not in time order (loads day by day
+    stay in order); a table already in order is left alone.
+    """
+    from kequn.storage.layout import optimize
+
+    with kequn.open(workspace) as ws:
+        done = optimize(ws)
+    if as_json:
+        echo_json([d.to_dict() for d in done])
+        return
+    for d in done:
+        what = (f"rewritten in time order in {d.seconds:.1f}s" if d.rewritten
+                else "already in time order, left as it is")
+        typer.echo(f"{d.table}: {d.rows:,} rows in {d.blocks:,} blocks, each spanning "
+                   f"{d.span_before:.1%} of the time range → {d.span_after:.1%}; {what}. "
+                   f"{'已按时间重排' if d.rewritten else '已是时间顺序'}")
+
+
 @app.command("config")
 def config_command(
     key: Annotated[str | None, typer.Argument(help="Setting name. 设置项")] = None,

@@ -192,6 +192,12 @@ KNOWN_GAPS: dict[str, Gap] = {
         "erase the customer in the source data (the pipeline that writes data_url, or the "
         "embedded tables followed by 'kequn engine export')",
     ),
+    "optimize": Gap(
+        "pyspark", "kequn optimize (storing the events and orders in time order)",
+        "the shop's tables are Parquet files under data_url, which kequn never rewrites",
+        "write the Parquet files sorted by event_time / created_at in the pipeline that "
+        "writes data_url",
+    ),
 }
 """What the Spark engine cannot do, in one place: the conformance suite marks these, and
 ``kequn engine show`` tells the user. Keys are the conformance suite's ``notimpl`` names."""
