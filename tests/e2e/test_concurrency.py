@@ -194,6 +194,7 @@ def test_after_a_load_in_another_process_the_server_warms_the_new_data(tmp_path:
         load(1)
         assert warmed(120)  # the new data's pages, computed in the background
         second = kept_fingerprints()
-        assert second and second.isdisjoint(first)  # stored again for the new data
+        assert second
+        assert second.isdisjoint(first)  # stored again for the new data
     finally:
         stop_server(server)

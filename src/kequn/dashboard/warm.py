@@ -45,6 +45,9 @@ log = logging.getLogger("kequn.dashboard")
 LOOK_EVERY_S = 1.0
 """How often the workspace file's modification time is looked at (a stat, nothing opened)."""
 RETRY_AFTER_FAILURE_S = 30.0
+"""How long to wait before trying again after the warm-up failed (the log has the trace)."""
+
+
 class Interrupted(Exception):  # noqa: N818  (a signal, not an error)
     """Another process waited for the workspace: the warm-up stopped to let it have it."""
 
@@ -77,6 +80,7 @@ def keep_features(state: AppState, as_of: dt.datetime, rules: Iterable[str], *,
     :meth:`WorkspaceGate.open <kequn.api.gate.WorkspaceGate.open>`).
     """
     rules = list(rules)
+    started = time.perf_counter()
     with state.gate.open(background=background) as ws:
         if not kept.usable(ws) or (key := kept.fingerprint(ws)) is None:
             return False
@@ -98,10 +102,14 @@ def keep_features(state: AppState, as_of: dt.datetime, rules: Iterable[str], *,
                 standard=False, predictions=False, columns=None)
             backend = ibis.get_backend(features)
             rows = backend.con.execute(duckdb_sql(backend, features)).fetch_arrow_table()
+    computed = time.perf_counter()
     with state.gate.open(write=True) as ws:
         if kept.fingerprint(ws) != key:
             return False  # the data changed meanwhile: the next round builds it
-        return kept.write(ws, as_of, key, rows, default=as_of if default else None) is not None
+        stored = kept.write(ws, as_of, key, rows, default=as_of if default else None)
+    log.info("kept features at %s: computed in %.1fs, stored in %.2fs", as_of,
+             computed - started, time.perf_counter() - computed)
+    return stored is not None
 
 
 def _segments(state: AppState, background: bool) -> tuple[str, dt.datetime,
