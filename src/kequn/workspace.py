@@ -253,7 +253,7 @@ def _connect(target: str, *, read_only: bool, wait_s: float | None) -> BaseBacke
     DuckDB lets one process write a file at a time, so every kequn process (CLI, server,
     scheduler) opens the workspace for a short piece of work and closes it; a second process
     waits here (up to $KEQUN_LOCK_WAIT seconds, default 60) instead of failing. While it
-    waits it announces itself beside the file (:mod:`kequn.api.writers`), so that a
+    waits it announces itself beside the file (:mod:`kequn.storage.writers`), so that a
     ``kequn serve`` reading the file lets go of it instead of keeping it busy.
     """
     wait = float(os.environ.get("KEQUN_LOCK_WAIT", "60")) if wait_s is None else wait_s
@@ -273,7 +273,7 @@ def _connect(target: str, *, read_only: bool, wait_s: float | None) -> BaseBacke
                     msg = f"cannot open workspace {target}: {hint} ({first[:160]})"
                     raise WorkspaceError(msg) from None
                 if announced is None:
-                    from kequn.api.writers import Announcement
+                    from kequn.storage.writers import Announcement
 
                     announced = Announcement(target, read_only=read_only)
                 announced.refresh()

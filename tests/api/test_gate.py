@@ -16,7 +16,7 @@ import pytest
 
 import kequn
 from kequn.api.gate import WorkspaceGate
-from kequn.api.writers import STALE_S, marker_dir, waiting
+from kequn.storage.writers import STALE_S, marker_dir, waiting
 
 # A process that only tries DuckDB itself (it does not announce, as a foreign tool would not).
 TRY_WRITE = ("import duckdb, sys\n"

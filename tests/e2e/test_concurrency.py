@@ -16,7 +16,7 @@ import httpx
 import pytest
 from e2e_server import KEQUN, build_shop, start_server, stop_server
 
-from kequn.api.writers import marker_dir
+from kequn.storage.writers import marker_dir
 
 pytestmark = pytest.mark.slow
 

@@ -1,9 +1,8 @@
 """The HTTP API 接口 and the server behind ``kequn serve``: JSON under ``/api`` (OpenAPI at
 ``/api/docs``), the dashboard at ``/``, both thin over the same services as the CLI.
 
-``create_app`` is imported on first use, so that the standard-library-only
-:mod:`kequn.api.writers` (which every kequn process waiting for the workspace uses) does not
-load the web framework.
+``create_app`` is imported on first use, so that importing the package does not load the web
+framework.
 """
 
 from __future__ import annotations

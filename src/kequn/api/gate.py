@@ -7,7 +7,7 @@ writing, and inside one process every connection to a file must use the same mod
   has the file alone; a waiting writer goes first (readers arriving after it wait);
 - between requests the file stays open read-only for up to :data:`LINGER_S` seconds, so the
   next request finds DuckDB's cache warm instead of reading the tables from disk again;
-- another kequn process waiting for the file announces itself (:mod:`kequn.api.writers`).
+- another kequn process waiting for the file announces itself (:mod:`kequn.storage.writers`).
   While it does, no new request gets a connection (waiting at most :data:`YIELD_S` seconds),
   background work (the warm-up) is interrupted, and the file is closed as soon as the running
   requests are done, so ``kequn load`` or ``kequn run`` gets it within about one request's
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import duckdb
 
-from kequn.api.writers import waiting
+from kequn.storage.writers import waiting
 from kequn.workspace import Workspace
 
 log = logging.getLogger("kequn.api")

@@ -51,13 +51,18 @@ def serve_command(
     warm: Annotated[bool, typer.Option(
         "--warm/--no-warm", help="Compute the dashboard's figures in the background. "
                                  "后台预先计算")] = True,
+    keep_open: Annotated[float, typer.Option(
+        "--keep-open", min=0, help="Seconds to keep the workspace open after the last request "
+        "(warm caches; other kequn processes still get it when they ask). 空闲保持打开秒数")]
+    = 60.0,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")]
     = "warning",
 ) -> None:
     """Serve the dashboard and the HTTP API; prints the URL. 启动看板与接口"""
     config = ServerConfig(workspace=workspace_path(workspace), host=host, port=port,
                           token_file=token_file, require_tokens=True if require_token else None,
-                          max_upload_bytes=max_upload_mb * MiB, warm_cache=warm)
+                          max_upload_bytes=max_upload_mb * MiB, warm_cache=warm,
+                          keep_open_s=keep_open)
     run_server(config, log_level=log_level)
 
 

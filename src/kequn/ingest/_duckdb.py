@@ -103,9 +103,9 @@ def _time(x: str, formats: tuple[str, ...], transform: str | None, tz: str,
     strp = f"TRY_STRPTIME({x}, {formats_sql(formats)})"
     cast = f"TRY_CAST({x} AS TIMESTAMP)"
     plain = f"COALESCE({strp}, {cast})" if explicit else f"COALESCE({cast}, {strp})"
-    # cheap test first (most times carry no zone), the exact pattern only for candidates
-    maybe_zone = (f"(suffix({x}, 'Z') OR (length({x}) > 16 AND (contains(right({x}, 6), '+') "
-                  f"OR contains(right({x}, 6), '-'))))")
+    # a byte-level test first (most times carry no zone), the exact pattern only for the
+    # candidates: the pattern implies a trailing Z, a '+', or a '-' after a ':'
+    maybe_zone = f"(suffix({x}, 'Z') OR contains({x}, '+') OR {x} LIKE '%:%-%')"
     return (f"(CASE WHEN {maybe_zone} AND regexp_matches({x}, '{_OFFSET}') THEN {with_zone} "
             f"ELSE {plain} END)")
 

@@ -176,6 +176,7 @@ class Reduction:
     build: Callable[[ir.Table], ir.Value]
     fill: Any = None
     derived: frozenset[str] = frozenset()  # derived row columns the rows must carry
+    since: dt.datetime | None = None  # no row at or before this time counts (its window)
 
 
 @dataclass(frozen=True)
@@ -223,9 +224,9 @@ def measure(source: Source, kind: Measure, as_of: dt.datetime, *, window: Window
         if kind in ("count", "unpaid"):
             return rows.count(where=cond)
         if kind == "spend":
-            return rows.amount.sum(where=cond)
+            return _cents(rows.amount.sum(where=cond))
         if kind == "aov":
-            return rows.amount.sum(where=cond) / rows.count(where=cond).nullif(0)
+            return _cents(rows.amount.sum(where=cond)) / rows.count(where=cond).nullif(0)
         if kind == "first":
             return t.min(where=cond)
         if kind == "last":
@@ -252,7 +253,7 @@ def measure(source: Source, kind: Measure, as_of: dt.datetime, *, window: Window
         if kind == "quantity":
             return rows.quantity.sum(where=cond)
         if kind == "item_spend":
-            return rows.line_amount.sum(where=cond)
+            return _cents(rows.line_amount.sum(where=cond))
         if kind == "distinct_products":
             return rows.product_id.nunique(where=cond)
         if kind == "price_position":
@@ -263,7 +264,14 @@ def measure(source: Source, kind: Measure, as_of: dt.datetime, *, window: Window
     fill = 0 if kind in ("count", "unpaid", "spend", "promotion_periods", "active_days",
                          "duration", "intent_score", "quantity", "item_spend",
                          "distinct_products") else None
-    return Reduction(source, build, fill, frozenset(derived))
+    since = window.start if window is not None else None
+    return Reduction(source, build, fill, frozenset(derived), since)
+
+
+def _cents(total: ir.NumericValue) -> ir.FloatingValue:
+    """A money sum rounded to cents: a sum of doubles depends on the order the engine adds
+    them in (500.0 or 500.00000000000006), which must not decide ``spend > 500``."""
+    return total.round(2)
 
 
 def unpaid(orders: ir.Table, as_of: dt.datetime) -> ir.BooleanValue:
@@ -608,6 +616,12 @@ def customer_features(ws: Workspace, as_of: dt.datetime, *,
     for source, reds in groups.items():
         derived = frozenset().union(*(r.derived for r in reds.values()))
         rows = source_rows(ws, as_of, source, derived)
+        starts = [r.since for r in reds.values()]
+        if None not in starts:
+            # Every measure has a window: rows before the widest one are not read at all
+            # (in a table stored in time order, whole blocks are skipped).
+            since = ibis.literal(min(starts), type="timestamp")  # type: ignore[type-var]
+            rows = rows.filter(rows[_TIME[source]] > since)
         agg = rows.group_by("customer_id").aggregate(
             **{name: red.build(rows) for name, red in reds.items()})
         table = _join(table, agg)
