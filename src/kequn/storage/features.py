@@ -10,6 +10,8 @@ measures with :func:`measure`; :func:`customer_features` joins them onto the cus
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -177,6 +179,7 @@ class Reduction:
     fill: Any = None
     derived: frozenset[str] = frozenset()  # derived row columns the rows must carry
     since: dt.datetime | None = None  # no row at or before this time counts (its window)
+    counts: Callable[[ir.Table], ir.BooleanValue | None] | None = None  # which rows count
 
 
 @dataclass(frozen=True)
@@ -265,7 +268,7 @@ def measure(source: Source, kind: Measure, as_of: dt.datetime, *, window: Window
                          "duration", "intent_score", "quantity", "item_spend",
                          "distinct_products") else None
     since = window.start if window is not None else None
-    return Reduction(source, build, fill, frozenset(derived), since)
+    return Reduction(source, build, fill, frozenset(derived), since, condition)
 
 
 def _cents(total: ir.NumericValue) -> ir.FloatingValue:
@@ -616,12 +619,7 @@ def customer_features(ws: Workspace, as_of: dt.datetime, *,
     for source, reds in groups.items():
         derived = frozenset().union(*(r.derived for r in reds.values()))
         rows = source_rows(ws, as_of, source, derived)
-        starts = [r.since for r in reds.values()]
-        if None not in starts:
-            # Every measure has a window: rows before the widest one are not read at all
-            # (in a table stored in time order, whole blocks are skipped).
-            since = ibis.literal(min(starts), type="timestamp")  # type: ignore[type-var]
-            rows = rows.filter(rows[_TIME[source]] > since)
+        rows = _counted_rows(rows, source, list(reds.values()))
         agg = rows.group_by("customer_id").aggregate(
             **{name: red.build(rows) for name, red in reds.items()})
         table = _join(table, agg)
@@ -642,6 +640,23 @@ def customer_features(ws: Workspace, as_of: dt.datetime, *,
     if fills:
         table = table.mutate(**{n: table[n].fill_null(v) for n, v in fills.items()})
     return table
+
+
+def _counted_rows(rows: ir.Table, source: Source, reds: list[Reduction]) -> ir.Table:
+    """Only the rows some measure counts: the aggregation then groups those alone.
+
+    When every measure has a window, rows before the widest are left out by a plain time
+    bound (whole blocks skipped in a table stored in time order); when every measure counts
+    only some rows (a window, an event type), the rows no measure counts are left out too.
+    """
+    starts = [r.since for r in reds]
+    if None not in starts:
+        since = ibis.literal(min(starts), type="timestamp")  # type: ignore[type-var]
+        rows = rows.filter(rows[_TIME[source]] > since)
+    conds = [r.counts(rows) if r.counts is not None else None for r in reds]
+    if conds and all(c is not None for c in conds):
+        rows = rows.filter(functools.reduce(operator.or_, conds))
+    return rows
 
 
 def _join(table: ir.Table, part: ir.Table) -> ir.Table:
