@@ -14,7 +14,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,22 +104,18 @@ def load_files(ws: Workspace, table: str, files: Sequence[str | os.PathLike[str]
             _check_custom_names(spec, resolved)
         reports: list[FileReport] = []
         con = ws.raw
-        previous_limit = _scalar_text(con, "SELECT current_setting('memory_limit')")
-        if ws.settings.load_memory_limit:
-            con.execute("SET memory_limit = $m", {"m": ws.settings.load_memory_limit})
-        con.execute("BEGIN TRANSACTION")
-        try:
-            for src, resolved in zip(sources, bound, strict=True):
-                reports.append(_load_one(ws, spec, table_map, src, resolved, load_id,
-                                         progress=progress))
-            reasons = _top_reasons(con, load_id)
-            _record(con, spec, load_id, started_at, files, reports)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        finally:
-            con.execute("SET memory_limit = $m", {"m": previous_limit})
+        with _load_memory_cap(ws):
+            con.execute("BEGIN TRANSACTION")
+            try:
+                for src, resolved in zip(sources, bound, strict=True):
+                    reports.append(_load_one(ws, spec, table_map, src, resolved, load_id,
+                                             progress=progress))
+                reasons = _top_reasons(con, load_id)
+                _record(con, spec, load_id, started_at, files, reports)
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
     return LoadReport(table=spec.name, load_id=load_id, files=reports, reasons=reasons,
                       seconds=time.perf_counter() - started)
 
@@ -231,11 +227,6 @@ def _run(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, Any], *, 
     return int(row[0]) if row and isinstance(row[0], int) else 0
 
 
-def _scalar_text(con: duckdb.DuckDBPyConnection, query: str) -> str:
-    row = con.execute(query).fetchone()
-    return str(row[0]) if row else ""
-
-
 def _scalar(con: duckdb.DuckDBPyConnection, query: str, params: Any = None) -> int:
     row = con.execute(query, params or {}).fetchone()
     return int(row[0]) if row and row[0] is not None else 0
@@ -331,8 +322,10 @@ def _merge_keyed(con: duckdb.DuckDBPyConnection, spec: TableSpec, cols: list[str
         report.updated = _scalar(con, f"UPDATE {t} SET {sets} FROM {sql.ROWS} r "
                                       f"WHERE {match} AND ({differs})")
     names = ", ".join(sql.ident(c) for c in cols)
-    report.inserted = _scalar(con, f"INSERT INTO {t} ({names}) SELECT {names} FROM {sql.ROWS} r "
-                                   f"WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE {match})")
+    with _bulk_insert(con):
+        report.inserted = _scalar(con, f"INSERT INTO {t} ({names}) SELECT {names} FROM "
+                                       f"{sql.ROWS} r WHERE NOT EXISTS (SELECT 1 FROM {t} "
+                                       f"WHERE {match})")
     report.unchanged += total - report.updated - report.inserted
 
 
@@ -341,25 +334,24 @@ def _load_rows_streaming(ws: Workspace, spec: TableSpec, src: Source,
                          load_id: str, *, progress: bool) -> FileReport:
     """Load a keyless table (events) by streaming the file straight into it.
 
-    Into an empty table the valid rows stream straight in and a count of the file's records
-    (a scan that parses no values, a tenth of the insert's cost) tells how many failed. Into a
-    table with rows, one scan first counts rows and problems and finds the file's time range,
-    so the insert compares only with stored rows inside that range. Only when some rows
-    failed does another scan number their lines for the quarantine. Nothing proportional to
-    the file is held in memory.
+    Into an empty table the valid rows stream straight in, and a count of the file's records
+    (a scan that parses no values, a tenth of the insert's time) tells how many failed. Into
+    a table with rows, one scan first counts rows and problems and finds the file's time
+    range, so the insert compares only with stored rows inside that range. Only when some
+    rows failed does another scan number their lines for the quarantine. Nothing
+    proportional to the file is held in memory.
     """
     con = ws.raw
     t = sql.ident(spec.name)
     tc = sql.ident(spec.time_column or "")
     check = query(False)
     names = ", ".join(sql.ident(c) for c in check.targets)
-    insert = f"INSERT INTO {t} ({names}) SELECT {names} FROM ({check.sql}) r WHERE _reason IS NULL"
-    params = dict(check.params)
     label = f"loading {src.original.name}"
     span: tuple[Any, Any] | None = None  # the time range of this file's rows in the table
+    insert = f"INSERT INTO {t} ({names}) SELECT {names} FROM ({check.sql}) r WHERE _reason IS NULL"
     if not _scalar(con, f"SELECT count(*) FROM (SELECT 1 FROM {t} LIMIT 1)"):
-        with _parse_once(con):
-            report.inserted = _run(con, insert, params, progress=progress, label=label)
+        with _bulk_insert(con, parse_once=True):
+            report.inserted = _run(con, insert, check.params, progress=progress, label=label)
         p = sql.Params()
         parsed = _scalar(con, f"SELECT count(*) FROM {sql.reader_sql(src, p)}", p.values)
         bad = parsed - report.inserted
@@ -370,6 +362,7 @@ def _load_rows_streaming(ws: Workspace, spec: TableSpec, src: Source,
             f"FROM ({check.sql})", check.params).fetchone()
         parsed, bad, lo, hi = row if row else (0, 0, None, None)
         span = (lo, hi)
+        params = dict(check.params)
         overlap = lo is not None and _scalar(
             con, f"SELECT count(*) FROM (SELECT 1 FROM {t} WHERE {tc} BETWEEN $lo AND $hi "
                  "LIMIT 1)", {"lo": lo, "hi": hi})
@@ -381,7 +374,8 @@ def _load_rows_streaming(ws: Workspace, spec: TableSpec, src: Source,
             insert += (f" AND NOT EXISTS (SELECT 1 FROM (SELECT * FROM {t} WHERE {tc} BETWEEN "
                        f"$kq_lo AND $kq_hi) s WHERE {same})")
             params.update(kq_lo=lo, kq_hi=hi)
-        report.inserted = _run(con, insert, params, progress=progress, label=label)
+        with _bulk_insert(con):
+            report.inserted = _run(con, insert, params, progress=progress, label=label)
     rejected = _rejected_lines(con) if src.format == "csv" else 0
     report.read = int(parsed) + rejected
     if report.read == 0:
@@ -406,20 +400,53 @@ def _load_rows_streaming(ws: Workspace, spec: TableSpec, src: Source,
 
 
 @contextmanager
-def _parse_once(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Keep the ``_reason IS NULL`` filter above the projection that parses the values.
-
-    DuckDB would push it below that projection, inlining every parse expression into the
-    filter, and so parse each value twice: once to test it, once to store it (a fifth of an
-    events load). Only the plain streaming insert uses this; queries that join need pushdown.
-    """
-    before = _scalar_text(con, "SELECT current_setting('disabled_optimizers')")
-    con.execute("SET disabled_optimizers = $o", {"o": ",".join(
-        o for o in (before, "filter_pushdown") if o)})
+def _load_memory_cap(ws: Workspace) -> Iterator[None]:
+    """DuckDB's memory limit lowered to ``load_memory_limit`` for a load, then the workspace's
+    own again (re-applied from the settings: the limit's text does not round-trip exactly)."""
+    con = ws.raw
+    if ws.settings.load_memory_limit:
+        con.execute("SET memory_limit = $m", {"m": ws.settings.load_memory_limit})
     try:
         yield
     finally:
-        con.execute("SET disabled_optimizers = $o", {"o": before})
+        if ws.settings.memory_limit:
+            con.execute("SET memory_limit = $m", {"m": ws.settings.memory_limit})
+        else:
+            con.execute("RESET memory_limit")
+
+
+@contextmanager
+def _duckdb_settings(con: duckdb.DuckDBPyConnection, **values: Any) -> Iterator[None]:
+    """DuckDB settings (flags and names, whose values round-trip) changed for one block, and
+    restored after it even when it fails."""
+    before = {name: con.execute("SELECT current_setting($n)", {"n": name}).fetchone()
+              for name in values}
+    for name, value in values.items():
+        con.execute(f"SET {name} = $v", {"v": value})
+    try:
+        yield
+    finally:
+        for name, row in before.items():
+            con.execute(f"SET {name} = $v", {"v": row[0] if row else None})
+
+
+def _bulk_insert(con: duckdb.DuckDBPyConnection, *, parse_once: bool = False
+                 ) -> AbstractContextManager[None]:
+    """Settings for one statement inserting a file's rows into a shop table.
+
+    Rows of a shop table have no order, and keeping the file's costs dearly: the parallel
+    ordered insert leaves part-filled row groups that the checkpoint closing the workspace
+    rewrites, which takes as long again as the insert. (Line numbers come from their own
+    scan, which keeps the order.) ``parse_once`` keeps the ``_reason IS NULL`` filter above
+    the projection that parses the values: DuckDB would push it below, inlining every parse
+    expression into the filter, and so parse each value twice, once to test it and once to
+    store it (a fifth of the insert's time). Only a plain insert may use it; an insert that
+    joins needs filter pushdown to read just the stored rows it compares with.
+    """
+    values: dict[str, Any] = {"preserve_insertion_order": False}
+    if parse_once:
+        values["disabled_optimizers"] = "filter_pushdown"
+    return _duckdb_settings(con, **values)
 
 
 def _insert_staged_rows(con: duckdb.DuckDBPyConnection, spec: TableSpec, cols: list[str],
@@ -431,9 +458,10 @@ def _insert_staged_rows(con: duckdb.DuckDBPyConnection, spec: TableSpec, cols: l
         [f"s.{sql.ident(c)} IS NOT DISTINCT FROM r.{sql.ident(c)}" for c in cols]
         + [f"s.{sql.ident(c)} IS NULL" for c in spec.column_names if c not in cols])
     valid = _scalar(con, f"SELECT count(*) FROM {sql.STAGE} WHERE _reason IS NULL")
-    report.inserted = _scalar(con, f"INSERT INTO {t} ({names}) SELECT {names} FROM {sql.STAGE} r "
-                                   f"WHERE _reason IS NULL AND NOT EXISTS (SELECT 1 FROM {t} s "
-                                   f"WHERE {same})")
+    with _bulk_insert(con):
+        report.inserted = _scalar(con, f"INSERT INTO {t} ({names}) SELECT {names} FROM "
+                                       f"{sql.STAGE} r WHERE _reason IS NULL AND NOT EXISTS ("
+                                       f"SELECT 1 FROM {t} s WHERE {same})")
     report.unchanged = valid - report.inserted
 
 
