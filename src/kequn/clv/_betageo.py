@@ -23,11 +23,11 @@ import numpy as np
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
 from kequn.clv._optim import Objective
-from kequn.clv.base import BaseFitter, Grouped, as_array
+from kequn.clv.base import Grouped, LikelihoodFitter, as_array
 from kequn.clv.errors import PredictionError
 
 
-class BetaGeoBase(BaseFitter):
+class BetaGeoBase(LikelihoodFitter):
     """Shared BG/NBD-family fitter; subclasses set ``name`` and ``_shift``."""
 
     param_names: ClassVar[tuple[str, ...]] = ("r", "alpha", "a", "b")

@@ -1,13 +1,15 @@
 """What every fitter shares: ``fit()`` returns self, fitted state ends in ``_``, a not-fitted
 guard, and a parameter table with standard errors (the lifetimes conventions, STYLE §4).
 
-A subclass declares ``name`` and ``param_names`` and implements ``_objective(data)`` (a mean
-negative log-likelihood over log-parameters with its gradient) and ``_start(data)``.
+A subclass declares ``name`` and ``param_names``; one fitted by maximum likelihood derives from
+:class:`LikelihoodFitter` and implements ``_objective(data)`` (a mean negative log-likelihood
+over log-parameters with its gradient) and, if zeros will not do, ``_start(data)``.
 """
 
 from __future__ import annotations
 
 import warnings
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
@@ -55,34 +57,6 @@ class BaseFitter:
             raise PredictionError(msg)
         self.penalizer = penalizer
 
-    # -- to implement ------------------------------------------------------------------------
-    def _objective(self, data: Grouped) -> Objective:
-        raise NotImplementedError
-
-    def _start(self, data: Grouped) -> np.ndarray:
-        return np.zeros(len(self.param_names))
-
-    # -- shared -------------------------------------------------------------------------------
-    def _fit_grouped(self, data: Grouped) -> Self:
-        objective = self._objective(data)
-        outcome: FitOutcome = maximise(objective, self._start(data), model=self.name,
-                                       names=self.param_names, penalizer=self.penalizer)
-        if outcome.regularised and outcome.penalizer > self.penalizer:
-            failed = outcome.attempts[0]
-            msg = (f"{self.name} did not converge ({failed.message}); refitted with a ridge "
-                   f"penalizer of {outcome.penalizer:g} on the log-parameters")
-            warnings.warn(msg, ConvergenceWarning, stacklevel=3)
-        z = outcome.log_params
-        self.params_ = dict(zip(self.param_names, np.exp(z).tolist(), strict=True))
-        se = standard_errors(outcome.hessian, z, data.total)
-        self.standard_errors_ = dict(zip(self.param_names, se.tolist(), strict=True))
-        self.log_likelihood_ = -objective(z)[0] * data.total
-        self.n_customers_ = int(round(data.total))
-        self.penalizer_ = outcome.penalizer
-        self.converged_ = True
-        self.attempts_ = outcome.attempts
-        return self
-
     def _check_fitted(self) -> None:
         if not hasattr(self, "params_"):
             msg = f"{self.name} is not fitted yet; call fit() first"
@@ -112,6 +86,39 @@ class BaseFitter:
             return f"<{type(self).__name__}: not fitted>"
         body = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
         return f"<{type(self).__name__}: {body}>"
+
+
+class LikelihoodFitter(BaseFitter, ABC):
+    """A fitter by maximum likelihood: a subclass gives ``_objective`` (and may give
+    ``_start``), and ``_fit_grouped`` maximises it and fills the fitted state."""
+
+    @abstractmethod
+    def _objective(self, data: Grouped) -> Objective:
+        """The mean negative log-likelihood over log-parameters, with its gradient."""
+
+    def _start(self, data: Grouped) -> np.ndarray:
+        return np.zeros(len(self.param_names))
+
+    def _fit_grouped(self, data: Grouped) -> Self:
+        objective = self._objective(data)
+        outcome: FitOutcome = maximise(objective, self._start(data), model=self.name,
+                                       names=self.param_names, penalizer=self.penalizer)
+        if outcome.regularised and outcome.penalizer > self.penalizer:
+            failed = outcome.attempts[0]
+            msg = (f"{self.name} did not converge ({failed.message}); refitted with a ridge "
+                   f"penalizer of {outcome.penalizer:g} on the log-parameters")
+            warnings.warn(msg, ConvergenceWarning, stacklevel=3)
+        z = outcome.log_params
+        self.params_ = dict(zip(self.param_names, np.exp(z).tolist(), strict=True))
+        se = standard_errors(outcome.hessian, z, data.total)
+        self.standard_errors_ = dict(zip(self.param_names, se.tolist(), strict=True))
+        self.log_likelihood_ = -objective(z)[0] * data.total
+        self.n_customers_ = int(round(data.total))
+        self.penalizer_ = outcome.penalizer
+        self.converged_ = True
+        self.attempts_ = outcome.attempts
+        return self
+
 
 
 def fold_rows(*columns: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray]:

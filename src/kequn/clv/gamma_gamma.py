@@ -22,13 +22,13 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 from kequn.clv._optim import Objective
-from kequn.clv.base import BaseFitter, Grouped, as_array
+from kequn.clv.base import Grouped, LikelihoodFitter, as_array
 from kequn.clv.errors import PredictionError
 
 __all__ = ["GammaGammaFitter"]
 
 
-class GammaGammaFitter(BaseFitter):
+class GammaGammaFitter(LikelihoodFitter):
     """Gamma-Gamma spend model fitted by maximum likelihood.
 
     Examples
