@@ -7,10 +7,10 @@ each in its own process timed from outside with its peak RSS from the kernel (``
 
 * the floor, twice: bare DuckDB reading the file with its own type detection and inserting it
   into a fresh table of a fresh database file, in one transaction, under the same memory cap as
-  the load (no checks, no quarantine, no customers) — once with DuckDB's defaults ("ordered":
-  the insert keeps the file's order, and the checkpoint on closing rewrites the part-filled row
-  groups that leaves) and once with ``preserve_insertion_order = false`` ("unordered", as
-  kequn inserts);
+  the load (no checks, no quarantine, no customers) — once with DuckDB's defaults
+  (``default``: the checkpoint on closing then rewrites the table to merge the part-filled
+  row groups the parallel insert leaves) and once reading 64 MB at a time as kequn does
+  (``buffer64``, no rewrite);
 * ``kequn load events FILE --json`` into a fresh workspace (``kequn_s``, the whole command;
   ``kequn_load_s``, the load itself as the command reports it, without starting Python and
   importing kequn).
@@ -35,19 +35,23 @@ from typing import Any
 
 import duckdb
 
+from kequn.ingest._duckdb import CSV_BUFFER_BYTES
+
 FLOOR = """
 import sys, duckdb
-csv, db, limit, ordered = sys.argv[1:5]
+csv, db, limit, buffer = sys.argv[1:5]
+options = "" if buffer == "default" else f", buffer_size = {int(buffer)}"
 con = duckdb.connect(db)
 con.execute("SET enable_progress_bar = false")
 con.execute("SET memory_limit = $m", {"m": limit})
-con.execute("SET preserve_insertion_order = $o", {"o": ordered == "ordered"})
 con.execute("CREATE TABLE events AS SELECT * FROM read_csv($f) LIMIT 0", {"f": csv})
 con.execute("BEGIN TRANSACTION")
-rows = con.execute("INSERT INTO events SELECT * FROM read_csv($f)", {"f": csv}).fetchone()[0]
+rows = con.execute(f"INSERT INTO events SELECT * FROM read_csv($f{options})", {"f": csv})
+print(rows.fetchone()[0])
 con.execute("COMMIT")
-print(rows)
+con.close()
 """
+FLOORS = {"default": "default", "buffer64": str(CSV_BUFFER_BYTES)}
 
 
 def write_events_csv(path: Path, rows: int) -> None:
@@ -94,10 +98,10 @@ def fresh(path: Path) -> Path:
 def one_round(csv_path: Path, work: Path, memory_limit: str) -> dict[str, Any]:
     """The two floors, then the kequn load, each into a fresh database file."""
     floors = {}
-    for order in ("ordered", "unordered"):
-        floors[order] = run_child(
+    for name, buffer in FLOORS.items():
+        floors[name] = run_child(
             [sys.executable, "-c", FLOOR, str(csv_path), str(fresh(work / "floor.duckdb")),
-             memory_limit, order])
+             memory_limit, buffer])
     fresh(work / "floor.duckdb")
     ws = fresh(work / "bench_load.duckdb")
     kequn = [sys.executable, "-m", "kequn"]
@@ -113,10 +117,10 @@ def one_round(csv_path: Path, work: Path, memory_limit: str) -> dict[str, Any]:
     result: dict[str, Any] = {"rows": rows, "kequn_s": round(load_s, 2),
                               "kequn_rows_per_s": round(rows / load_s), "kequn_peak_mb": load_mb,
                               "kequn_load_s": report["seconds"]}
-    for order, (seconds, peak_mb, _) in floors.items():
-        result[f"floor_{order}_s"] = round(seconds, 2)
-        result[f"floor_{order}_peak_mb"] = peak_mb
-        result[f"ratio_{order}"] = round(load_s / seconds, 2)
+    for name, (seconds, peak_mb, _) in floors.items():
+        result[f"floor_{name}_s"] = round(seconds, 2)
+        result[f"floor_{name}_peak_mb"] = peak_mb
+        result[f"ratio_{name}"] = round(load_s / seconds, 2)
     result["customers_added"] = report["customers_added"]
     return result
 
@@ -135,6 +139,7 @@ def main() -> None:
         t0 = time.perf_counter()
         write_events_csv(csv_path, args.rows)
         print(f"wrote {csv_path} in {time.perf_counter() - t0:.1f}s", file=sys.stderr)  # noqa: T201
+    load_before = [round(x, 1) for x in os.getloadavg()]
     rounds = []
     for i in range(args.repeat):
         rounds.append(one_round(csv_path, args.dir, args.memory_limit))
@@ -143,14 +148,14 @@ def main() -> None:
         "date": dt.date.today().isoformat(),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
                    f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB",
-        "load_average": [round(x, 1) for x in os.getloadavg()],
+        "load_average_before_after": [load_before, [round(x, 1) for x in os.getloadavg()]],
         "file_mb": round(csv_path.stat().st_size / 2**20),
         "memory_limit": args.memory_limit,
         "rounds": rounds,
         "best_kequn_rows_per_s": max(r["kequn_rows_per_s"] for r in rounds),
         "max_kequn_peak_mb": max(r["kequn_peak_mb"] for r in rounds),
-        "median_ratio_ordered": sorted(r["ratio_ordered"] for r in rounds)[len(rounds) // 2],
-        "median_ratio_unordered": sorted(r["ratio_unordered"] for r in rounds)[len(rounds) // 2],
+        **{f"median_ratio_{name}": sorted(r[f"ratio_{name}"] for r in rounds)[len(rounds) // 2]
+           for name in FLOORS},
     }
     print(json.dumps(result, indent=1))  # noqa: T201
 

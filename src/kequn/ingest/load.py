@@ -14,7 +14,8 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -322,10 +323,8 @@ def _merge_keyed(con: duckdb.DuckDBPyConnection, spec: TableSpec, cols: list[str
         report.updated = _scalar(con, f"UPDATE {t} SET {sets} FROM {sql.ROWS} r "
                                       f"WHERE {match} AND ({differs})")
     names = ", ".join(sql.ident(c) for c in cols)
-    with _bulk_insert(con):
-        report.inserted = _scalar(con, f"INSERT INTO {t} ({names}) SELECT {names} FROM "
-                                       f"{sql.ROWS} r WHERE NOT EXISTS (SELECT 1 FROM {t} "
-                                       f"WHERE {match})")
+    report.inserted = _scalar(con, f"INSERT INTO {t} ({names}) SELECT {names} FROM {sql.ROWS} r "
+                                   f"WHERE NOT EXISTS (SELECT 1 FROM {t} WHERE {match})")
     report.unchanged += total - report.updated - report.inserted
 
 
@@ -334,12 +333,12 @@ def _load_rows_streaming(ws: Workspace, spec: TableSpec, src: Source,
                          load_id: str, *, progress: bool) -> FileReport:
     """Load a keyless table (events) by streaming the file straight into it.
 
-    Into an empty table the valid rows stream straight in, and a count of the file's records
-    (a scan that parses no values, a tenth of the insert's time) tells how many failed. Into
-    a table with rows, one scan first counts rows and problems and finds the file's time
-    range, so the insert compares only with stored rows inside that range. Only when some
-    rows failed does another scan number their lines for the quarantine. Nothing
-    proportional to the file is held in memory.
+    Into an empty table the valid rows stream straight in; then the customers they name are
+    registered while, on a second connection, a count of the file's records (a scan that
+    parses no values) tells how many rows failed. Into a table with rows, one scan first
+    counts rows and problems and finds the file's time range, so the insert compares only
+    with stored rows inside that range. Only when some rows failed does another scan number
+    their lines for the quarantine. Nothing proportional to the file is held in memory.
     """
     con = ws.raw
     t = sql.ident(spec.name)
@@ -347,13 +346,16 @@ def _load_rows_streaming(ws: Workspace, spec: TableSpec, src: Source,
     check = query(False)
     names = ", ".join(sql.ident(c) for c in check.targets)
     label = f"loading {src.original.name}"
-    span: tuple[Any, Any] | None = None  # the time range of this file's rows in the table
     insert = f"INSERT INTO {t} ({names}) SELECT {names} FROM ({check.sql}) r WHERE _reason IS NULL"
     if not _scalar(con, f"SELECT count(*) FROM (SELECT 1 FROM {t} LIMIT 1)"):
-        with _bulk_insert(con, parse_once=True):
+        with _parse_once(con):
             report.inserted = _run(con, insert, check.params, progress=progress, label=label)
-        p = sql.Params()
-        parsed = _scalar(con, f"SELECT count(*) FROM {sql.reader_sql(src, p)}", p.values)
+        # the count reads only the file, so it needs no part in the load's transaction
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            counting = pool.submit(_count_records, con.cursor(), src)
+            if spec.customer_column:  # the table holds just this file's rows
+                report.customers_added = _add_unknown_customers(con, t)
+            parsed = counting.result()
         bad = parsed - report.inserted
     else:
         row = con.execute(
@@ -361,7 +363,6 @@ def _load_rows_streaming(ws: Workspace, spec: TableSpec, src: Source,
             f"min({tc}) FILTER (WHERE _reason IS NULL), max({tc}) FILTER (WHERE _reason IS NULL) "
             f"FROM ({check.sql})", check.params).fetchone()
         parsed, bad, lo, hi = row if row else (0, 0, None, None)
-        span = (lo, hi)
         params = dict(check.params)
         overlap = lo is not None and _scalar(
             con, f"SELECT count(*) FROM (SELECT 1 FROM {t} WHERE {tc} BETWEEN $lo AND $hi "
@@ -374,8 +375,12 @@ def _load_rows_streaming(ws: Workspace, spec: TableSpec, src: Source,
             insert += (f" AND NOT EXISTS (SELECT 1 FROM (SELECT * FROM {t} WHERE {tc} BETWEEN "
                        f"$kq_lo AND $kq_hi) s WHERE {same})")
             params.update(kq_lo=lo, kq_hi=hi)
-        with _bulk_insert(con):
+        with nullcontext() if overlap else _parse_once(con):
             report.inserted = _run(con, insert, params, progress=progress, label=label)
+        if spec.customer_column and report.inserted:  # this file's rows lie in its range
+            report.customers_added = _add_unknown_customers(
+                con, f"(SELECT customer_id FROM {t} WHERE {tc} BETWEEN $lo AND $hi)",
+                {"lo": lo, "hi": hi})
     rejected = _rejected_lines(con) if src.format == "csv" else 0
     report.read = int(parsed) + rejected
     if report.read == 0:
@@ -390,13 +395,15 @@ def _load_rows_streaming(ws: Workspace, spec: TableSpec, src: Source,
             _fix_lines(con, header=1 if src.has_header else 0)
         _quarantine_stage(con, spec, src, load_id, rejected)
     report.quarantined = int(bad) + rejected
-    if spec.customer_column and report.inserted:
-        # an empty table now holds just this file's rows; else they lie in the file's range
-        rows, where = (t, {}) if span is None else (
-            f"(SELECT customer_id FROM {t} WHERE {tc} BETWEEN $lo AND $hi)",
-            {"lo": span[0], "hi": span[1]})
-        report.customers_added = _add_unknown_customers(con, rows, where)
     return _finish(con, src, report)
+
+
+def _count_records(cursor: duckdb.DuckDBPyConnection, src: Source) -> int:
+    """The records DuckDB's reader finds in ``src`` (rejected lines aside), on ``cursor``, a
+    connection of its own that it closes."""
+    p = sql.Params()
+    with cursor:
+        return _scalar(cursor, f"SELECT count(*) FROM {sql.reader_sql(src, p)}", p.values)
 
 
 @contextmanager
@@ -416,37 +423,22 @@ def _load_memory_cap(ws: Workspace) -> Iterator[None]:
 
 
 @contextmanager
-def _duckdb_settings(con: duckdb.DuckDBPyConnection, **values: Any) -> Iterator[None]:
-    """DuckDB settings (flags and names, whose values round-trip) changed for one block, and
-    restored after it even when it fails."""
-    before = {name: con.execute("SELECT current_setting($n)", {"n": name}).fetchone()
-              for name in values}
-    for name, value in values.items():
-        con.execute(f"SET {name} = $v", {"v": value})
+def _parse_once(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Keep the ``_reason IS NULL`` filter of one insert above the projection that parses.
+
+    DuckDB would push it below that projection, inlining every parse expression into the
+    filter, and so parse each value twice, once to test it and once to store it (up to a fifth
+    of the insert's CPU). Only a plain insert may use this: one that joins needs filter
+    pushdown to read just the stored rows it compares with.
+    """
+    row = con.execute("SELECT current_setting('disabled_optimizers')").fetchone()
+    before = row[0] if row else ""
+    con.execute("SET disabled_optimizers = $o",
+                {"o": ",".join(o for o in (before, "filter_pushdown") if o)})
     try:
         yield
     finally:
-        for name, row in before.items():
-            con.execute(f"SET {name} = $v", {"v": row[0] if row else None})
-
-
-def _bulk_insert(con: duckdb.DuckDBPyConnection, *, parse_once: bool = False
-                 ) -> AbstractContextManager[None]:
-    """Settings for one statement inserting a file's rows into a shop table.
-
-    Rows of a shop table have no order, and keeping the file's costs dearly: the parallel
-    ordered insert leaves part-filled row groups that the checkpoint closing the workspace
-    rewrites, which takes as long again as the insert. (Line numbers come from their own
-    scan, which keeps the order.) ``parse_once`` keeps the ``_reason IS NULL`` filter above
-    the projection that parses the values: DuckDB would push it below, inlining every parse
-    expression into the filter, and so parse each value twice, once to test it and once to
-    store it (a fifth of the insert's time). Only a plain insert may use it; an insert that
-    joins needs filter pushdown to read just the stored rows it compares with.
-    """
-    values: dict[str, Any] = {"preserve_insertion_order": False}
-    if parse_once:
-        values["disabled_optimizers"] = "filter_pushdown"
-    return _duckdb_settings(con, **values)
+        con.execute("SET disabled_optimizers = $o", {"o": before})
 
 
 def _insert_staged_rows(con: duckdb.DuckDBPyConnection, spec: TableSpec, cols: list[str],
@@ -458,10 +450,9 @@ def _insert_staged_rows(con: duckdb.DuckDBPyConnection, spec: TableSpec, cols: l
         [f"s.{sql.ident(c)} IS NOT DISTINCT FROM r.{sql.ident(c)}" for c in cols]
         + [f"s.{sql.ident(c)} IS NULL" for c in spec.column_names if c not in cols])
     valid = _scalar(con, f"SELECT count(*) FROM {sql.STAGE} WHERE _reason IS NULL")
-    with _bulk_insert(con):
-        report.inserted = _scalar(con, f"INSERT INTO {t} ({names}) SELECT {names} FROM "
-                                       f"{sql.STAGE} r WHERE _reason IS NULL AND NOT EXISTS ("
-                                       f"SELECT 1 FROM {t} s WHERE {same})")
+    report.inserted = _scalar(con, f"INSERT INTO {t} ({names}) SELECT {names} FROM {sql.STAGE} r "
+                                   f"WHERE _reason IS NULL AND NOT EXISTS (SELECT 1 FROM {t} s "
+                                   f"WHERE {same})")
     report.unchanged = valid - report.inserted
 
 
