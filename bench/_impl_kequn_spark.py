@@ -10,11 +10,10 @@ import time
 from typing import Any
 
 import pyarrow as pa
-from _impl_common import RETENTION_PERIODS, Args, Clock, run
+from _impl_common import Args, Clock, run
+from _impl_kequn import kequn_work
 
 import kequn
-from kequn.metrics.retention import RetentionSpec
-from kequn.storage import features as ft
 from kequn.storage.engines import spark_session, stop_spark
 
 
@@ -30,12 +29,7 @@ def compute(args: Args, clock: Clock) -> tuple[pa.Table, pa.Table, dict[str, Any
     with kequn.open(state) as ws:
         ws.use_engine("pyspark", data_url=str(args.parquet), spark_master=master,
                       spark_conf=conf)
-        with clock.step("features"):
-            features = ft.customer_features(ws, args.as_of, predictions=False).to_pyarrow()
-        with clock.step("retention"):
-            spec = RetentionSpec(as_of=args.as_of, period="month", action="purchase",
-                                 periods=RETENTION_PERIODS)
-            retention = spec.to_expr(spec.sources(ws)).to_pyarrow()
+        features, retention = kequn_work(ws, args.as_of, clock)
     state.unlink(missing_ok=True)
     stop_spark()  # the JVM exits and is reaped here, so its memory counts in ours
     return features, retention, {"spark_startup_s": startup, "master": master}

@@ -214,11 +214,11 @@ class Evaluator:
                 part = ft.customer_features(
                     self.tables, self.as_of, measures=missing.measures,
                     lookups=missing.lookups, standard=False, predictions=False, columns=())
-                table = _join(table, part)
+                table = ft.join_customers(table, part)
             if needs.predictions and "p_alive" not in columns:
                 latest = ft.latest_predictions(self.ws, self.as_of)
                 if latest is not None:
-                    table = _join(table, latest)
+                    table = ft.join_customers(table, latest)
             return Frame(table)
         return Frame(self._features(needs))
 
@@ -320,11 +320,6 @@ def _narrow(table: ir.Table, needs: Needs) -> ir.Table:
 def _covers(needs: Needs, columns: set[str]) -> bool:
     """Whether ``columns`` hold every measure, lookup and customer column of ``needs``."""
     return (set(needs.measures) | set(needs.lookups) | needs.columns) <= columns
-
-
-def _join(table: ir.Table, part: ir.Table) -> ir.Table:
-    return table.left_join(part, table.customer_id == part.customer_id).drop(
-        "customer_id_right")
 
 
 def drop_feature_cache(ws: Any) -> None:

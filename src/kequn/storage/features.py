@@ -622,21 +622,21 @@ def customer_features(ws: Workspace, as_of: dt.datetime, *,
         rows = _counted_rows(rows, source, list(reds.values()))
         agg = rows.group_by("customer_id").aggregate(
             **{name: red.build(rows) for name, red in reds.items()})
-        table = _join(table, agg)
+        table = join_customers(table, agg)
         fills.update({n: r.fill for n, r in reds.items() if r.fill is not None})
     by_lookup: dict[int, tuple[Lookup, dict[str, str]]] = {}
     for name, (lookup, column) in chosen_lookups.items():
         by_lookup.setdefault(id(lookup), (lookup, {}))[1][name] = column
     for lookup, columns in by_lookup.values():
         part = lookup.build(ws, as_of)
-        table = _join(table, part.select("customer_id",
+        table = join_customers(table, part.select("customer_id",
                                          **{n: part[c] for n, c in columns.items()}))
         if lookup.fill is not None:
             fills.update(dict.fromkeys(columns, lookup.fill))
     if predictions or (predictions is None and has_predictions(ws)):
         latest = latest_predictions(ws, as_of)
         if latest is not None:
-            table = _join(table, latest)
+            table = join_customers(table, latest)
     if fills:
         table = table.mutate(**{n: table[n].fill_null(v) for n, v in fills.items()})
     return table
@@ -659,6 +659,7 @@ def _counted_rows(rows: ir.Table, source: Source, reds: list[Reduction]) -> ir.T
     return rows
 
 
-def _join(table: ir.Table, part: ir.Table) -> ir.Table:
+def join_customers(table: ir.Table, part: ir.Table) -> ir.Table:
+    """``table`` with the columns of a per-customer ``part`` (left join on customer_id)."""
     return table.left_join(part, table.customer_id == part.customer_id).drop(
         "customer_id_right")

@@ -559,11 +559,6 @@ def _whole_days(column: str, start: dt.datetime,
     return (column, dt.datetime.combine(start.date(), dt.time.min), end)
 
 
-def _join(table: ir.Table, part: ir.Table) -> ir.Table:
-    return table.left_join(part, table.customer_id == part.customer_id).drop(
-        "customer_id_right")
-
-
 # DuckDB-only (the store lives in the embedded database); parameters, never user text.
 _FINGERPRINT_SQL: dict[str, str] = {
     # An order paid in (as_of, until] is new data: it was open at as_of, whatever happened to
