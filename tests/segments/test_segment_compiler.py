@@ -173,6 +173,21 @@ def test_product_and_category_conditions(make_shop) -> None:
         "cart_then_same_category"]
 
 
+def test_item_conditions_read_the_order_channel_and_coupon(make_shop) -> None:
+    s = Shop().product("s1", "shoes", 100)
+    s.order("app_buyer", 3, products=("s1",), channel="app", coupon_id="c9")
+    s.order("web_buyer", 3, products=("s1",), channel="web")
+    ws = s.build(make_shop)
+    rules = ("items_bought(where: channel = 'app') > 0",
+             "item_spend(where: coupon_id IS NOT NULL) > 0")
+    for rule in rules:
+        assert members(ws, rule) == ["app_buyer"]
+    with sg.Evaluator(ws, AS_OF) as ev:  # the prepared path keeps the lines once
+        ev.prepare([*rules, "items_bought > 0"])
+        assert [ev.count(r) for r in rules] == [1, 1]
+        assert ev.count("items_bought > 0") == 2
+
+
 def test_ranks_are_taken_over_known_values_and_ties_share_a_rank(make_shop) -> None:
     s = Shop()
     for cid, amount in (("a", 100), ("b", 100), ("c", 50), ("d", 10)):

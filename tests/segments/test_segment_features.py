@@ -98,3 +98,30 @@ def test_predictions_are_joined_when_present(shop) -> None:
         0.8, 123.0, "low", "bgnbd")
     assert _row(ft.customer_features(shop, ago(2)), "a")["p_alive"] is None
     assert sg.count(shop, "churn_risk = 'low'", as_of=AS_OF) == 1
+
+
+def _lines(table: ibis.Table) -> list[tuple]:
+    cols = ["order_id", "customer_id", "paid_at", "product_id", "quantity", "days_since_paid"]
+    return sorted(tuple(r.values()) for r in table.select(*cols).to_pyarrow().to_pylist())
+
+
+def test_an_earlier_dates_paid_lines_come_from_the_later_dates_kept_lines(shop) -> None:
+    later, earlier = AS_OF + dt.timedelta(days=2), ago(120)
+    scope = ft.Scope(shop)
+    with scope.keeping():
+        kept_later = _lines(ft.item_rows(scope, later))
+        kept_earlier = _lines(ft.item_rows(scope, earlier, products=False))
+        assert len(scope._kept) == 1  # one join of orders to their lines, not two
+    assert kept_later == _lines(ft.item_rows(shop, later))
+    assert kept_earlier == _lines(ft.item_rows(shop, earlier))
+    assert [r[0] for r in kept_earlier] == ["o1"]  # paid 400 days ago; the others later
+
+
+def test_nested_keeping_blocks_keep_row_sets_until_the_outermost_ends(shop) -> None:
+    scope = ft.Scope(shop)
+    with scope.keeping():
+        with scope.keeping():
+            ft.item_rows(scope, AS_OF)
+        assert scope.keeps
+        assert len(scope._kept) == 1
+    assert not scope.keeps

@@ -415,10 +415,16 @@ def _groups(ws: Workspace, cur: Window, prev: Window, k: int | None,
 
     defs = builtin_segments()
     segs = list(defs.values() if isinstance(defs, dict) else defs)
-    # One feature table per date for every group (one pass over orders and events each).
-    at = {"now": Evaluator(ws, cur.as_of), "before": Evaluator(ws, prev.as_of)}
-    for ev in at.values():
-        ev.prepare([seg.id for seg in segs])
+    from kequn.storage.features import Scope
+
+    # One feature table per date for every group (one pass over orders and events each);
+    # the later date first, so the earlier one reads the paid order lines it kept.
+    tables = Scope(ws)
+    at = {"now": Evaluator(ws, cur.as_of, tables=tables),
+          "before": Evaluator(ws, prev.as_of, tables=tables)}
+    with tables.keeping():
+        for ev in at.values():
+            ev.prepare([seg.id for seg in segs])
     rows = []
     for seg in segs:
         name = getattr(seg, f"name_{lang}", None) or seg.id

@@ -157,6 +157,8 @@ ITEM_ROW_COLUMNS: dict[str, ValueType] = {
 ITEM_PRODUCT_COLUMNS: frozenset[str] = frozenset(
     {*PRODUCT_ROW_COLUMNS, "line_amount", "days_since_launch", "price_position"})
 """Item row columns that need the products joined."""
+ITEM_ORDER_COLUMNS: frozenset[str] = frozenset({"channel", "promotion", "coupon_id"})
+"""Item row columns that come from the line's order."""
 CYCLE_ROW_COLUMNS: frozenset[str] = frozenset(
     {"product_buyers", "repurchase_rate", "repurchase_interval_days"})
 

@@ -373,6 +373,8 @@ class Compiler:
                 self.derived.add(name)
             elif self.scope.source == "items" and name in cat.ITEM_PRODUCT_COLUMNS:
                 self.derived.add("products")
+            elif self.scope.source == "items" and name in cat.ITEM_ORDER_COLUMNS:
+                self.derived.add("order_columns")
             return Typed(lambda f: f.col(name), vtype)
         if name in cat.PREDICTION_FIELDS:
             self.needs.predictions = True

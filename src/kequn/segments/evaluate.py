@@ -87,9 +87,12 @@ class Evaluator:
     0
     """
 
-    def __init__(self, ws: Any, as_of: str | dt.date | dt.datetime | None) -> None:
+    def __init__(self, ws: Any, as_of: str | dt.date | dt.datetime | None, *,
+                 tables: ft.Scope | None = None) -> None:
         self.ws = ws
-        self.tables = ft.Scope(ws)
+        # a Scope shared by evaluators at several dates keeps row sets they can all use
+        # while its own keeping() block is on (see Scope.paid_lines)
+        self.tables = tables if tables is not None else ft.Scope(ws)
         self._default = as_of is None
         self.as_of = (self._kept_default() if self._default else None) or ws.resolve_as_of(as_of)
         self._table: ir.Table | None = None

@@ -62,6 +62,9 @@ SPRING_FESTIVAL: dict[int, dt.date] = {
 }
 
 
+_FIXED_HOLIDAY_NUMBERS: list[int] = [int(md.replace("-", "")) for md in FIXED_HOLIDAYS]  # 1111
+
+
 def holiday_dates() -> list[dt.date]:
     """Every Spring Festival holiday day (除夕 through 初六) of the years known."""
     return [d + dt.timedelta(days=k) for d in SPRING_FESTIVAL.values() for k in range(-1, 7)]
@@ -86,6 +89,7 @@ class Scope:
         self._tables: dict[str, ir.Table] = {}
         self._kept: dict[Any, ir.Table] | None = None
         self._dropped: list[Callable[[], None]] = []
+        self._depth = 0  # nested keeping blocks; the outermost one releases
 
     def table(self, name: str) -> ir.Table:
         """The shop table ``name`` (its schema is asked for once)."""
@@ -110,6 +114,19 @@ class Scope:
         """A block in which shared row sets are kept (``with scope.keeping(): ...``)."""
         return _Keeping(self)
 
+    def paid_lines(self, as_of: dt.datetime, order_columns: bool) -> ir.Table:
+        """The paid order lines at ``as_of``, kept; from the lines kept for a later moment
+        when there are some (paid at ``as_of`` is paid then, and paid by ``as_of``), so two
+        dates' features (a report's this week and last) join the lines once."""
+        later = [key for key in self._kept or () if key[:1] == ("lines",)
+                 and key[2] == order_columns and key[1] >= as_of]
+        if later:
+            rows = self._kept[min(later)]  # type: ignore[index]
+            return rows if min(later)[1] == as_of else rows.filter(
+                rows.paid_at <= as_of_literal(as_of))
+        return self.shared(("lines", as_of, order_columns),
+                           lambda: _paid_lines(self, as_of, order_columns=order_columns))
+
     def _materialize(self, expr: ir.Table) -> ir.Table:
         name = f"_kq_rows_{uuid.uuid4().hex[:12]}"  # generated, never user text
         table = create_table(expr, name, temp=True)
@@ -133,10 +150,13 @@ class _Keeping:
     def __enter__(self) -> Scope:
         if self.scope._kept is None:
             self.scope._kept = {}
+        self.scope._depth += 1
         return self.scope
 
     def __exit__(self, *exc: object) -> None:
-        self.scope.release()
+        self.scope._depth -= 1
+        if self.scope._depth == 0:
+            self.scope.release()
 
 
 def _shared(ws: Workspace | Scope, key: Any, build: Callable[[], ir.Table]) -> ir.Table:
@@ -335,7 +355,8 @@ def _order_derived(rows: ir.Table, derived: Collection[str], as_of: dt.datetime,
     if "holiday" in derived or "promotion_day" in derived:
         day = rows.paid_at.date()
         if "holiday" in derived:
-            extra["holiday"] = (rows.paid_at.strftime("%m-%d").isin(list(FIXED_HOLIDAYS))
+            month_day = rows.paid_at.month() * 100 + rows.paid_at.day()  # no text per row
+            extra["holiday"] = (month_day.isin(_FIXED_HOLIDAY_NUMBERS)
                                 | day.isin(holiday_dates())).fill_null(False)
         if "promotion_day" in derived:
             paid = paid_orders(ws.table("orders"), as_of)
@@ -376,23 +397,28 @@ def price_positions(products: ir.Table) -> ir.FloatingValue:
 
 
 def item_rows(ws: Workspace | Scope, as_of: dt.datetime, *, cycles: ir.Table | None = None,
-              repurchase_ranks: Collection[int] = (), products: bool = True) -> ir.Table:
+              repurchase_ranks: Collection[int] = (), products: bool = True,
+              order_columns: bool = False) -> ir.Table:
     """Lines of paid orders at ``as_of``, with the product's columns unless ``products`` is off.
 
     ``quantity`` defaults to 1; ``days_since_paid`` is in days. With the products,
     ``line_amount`` (the line's price defaulting to the product's) and ``days_since_launch``
-    too. With ``cycles`` (one row per product: buyers, repurchase_rate, median_interval_days)
+    too; with ``order_columns``, the order's ``channel``, ``promotion`` and ``coupon_id``.
+    With ``cycles`` (one row per product: buyers, repurchase_rate, median_interval_days)
     each line also carries the product's repurchase figures, and ``repurchase_top_percent_N``
     ranks the product by repurchase rate among products with at least N buyers (1 = highest).
-    In a :class:`Scope` that keeps row sets, the lines (with the products) are computed once.
+    In a :class:`Scope` that keeps row sets, the lines are computed once.
     """
     if isinstance(ws, Scope) and ws.keeps:
-        # Kept without the products: joining those (a small table) again costs less than
-        # storing their columns on every line.
-        rows = ws.shared(("lines", as_of), lambda: _paid_lines(ws, as_of, products=False))
-        rows = _product_columns(rows, ws) if products else rows
+        # Kept narrow: joining the products (a small table) again, and working out
+        # days_since_paid, costs less than storing those columns on every line.
+        rows = ws.paid_lines(as_of, order_columns)
     else:
-        rows = _paid_lines(ws, as_of, products=products)
+        rows = _paid_lines(ws, as_of, order_columns=order_columns)
+    as_of_epoch = as_of_literal(as_of).epoch_seconds()
+    rows = rows.mutate(days_since_paid=(as_of_epoch - rows.paid_at.epoch_seconds())
+                       / SECONDS_PER_DAY)
+    rows = _product_columns(rows, ws) if products else rows
     if cycles is None:
         return rows
     cy = cycles.select(
@@ -415,17 +441,19 @@ def item_rows(ws: Workspace | Scope, as_of: dt.datetime, *, cycles: ir.Table | N
     return rows.left_join(cy, rows.product_id == cy.product_id).drop("product_id_right")
 
 
-def _paid_lines(ws: Workspace | Scope, as_of: dt.datetime, *, products: bool) -> ir.Table:
+def _paid_lines(ws: Workspace | Scope, as_of: dt.datetime, *, order_columns: bool) -> ir.Table:
+    """Paid order lines: ``order_id, customer_id, paid_at, product_id, quantity, unit_price``
+    (and the order's channel, promotion and coupon when asked for)."""
     paid = paid_orders(ws.table("orders"), as_of).select(
-        "order_id", "customer_id", "paid_at", "channel", "promotion", "coupon_id")
+        "order_id", "customer_id", "paid_at",
+        *(ITEM_ORDER_COLUMNS if order_columns else ()))
     items = ws.table("order_items")
     rows = paid.join(items, paid.order_id == items.order_id)  # inner: keys collapse
-    qty = rows.quantity.fill_null(1)
-    as_of_epoch = as_of_literal(as_of).epoch_seconds()
-    rows = rows.mutate(quantity=qty,
-                       days_since_paid=(as_of_epoch - rows.paid_at.epoch_seconds())
-                       / SECONDS_PER_DAY)
-    return _product_columns(rows, ws) if products else rows
+    return rows.mutate(quantity=rows.quantity.fill_null(1))
+
+
+ITEM_ORDER_COLUMNS: tuple[str, ...] = ("channel", "promotion", "coupon_id")
+"""The order's columns an item row carries when asked for (derived marker ``order_columns``)."""
 
 
 def _product_columns(rows: ir.Table, ws: Workspace | Scope) -> ir.Table:
@@ -570,7 +598,7 @@ def source_rows(ws: Workspace, as_of: dt.datetime, source: Source,
 
         cycles = _shared(ws, ("cycles", as_of), build)
     return item_rows(ws, as_of, cycles=cycles, repurchase_ranks=ranks,
-                     products="products" in derived)
+                     products="products" in derived, order_columns="order_columns" in derived)
 
 
 _CYCLE_COLUMNS = frozenset({"product_buyers", "repurchase_rate", "repurchase_interval_days"})
