@@ -214,10 +214,9 @@ class Evaluator:
                 measures={n: m for n, m in needs.measures.items() if n not in columns},
                 lookups={n: lk for n, lk in needs.lookups.items() if n not in columns})
             if missing.measures or missing.lookups:
-                part = ft.customer_features(
+                table = ft.customer_features(
                     self.tables, self.as_of, measures=missing.measures,
-                    lookups=missing.lookups, standard=False, predictions=False, columns=())
-                table = ft.join_customers(table, part)
+                    lookups=missing.lookups, standard=False, predictions=False, onto=table)
             if needs.predictions and "p_alive" not in columns:
                 latest = ft.latest_predictions(self.ws, self.as_of)
                 if latest is not None:

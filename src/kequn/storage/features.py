@@ -608,7 +608,8 @@ def customer_features(ws: Workspace, as_of: dt.datetime, *,
                       measures: Mapping[str, Reduction] | None = None,
                       lookups: Mapping[str, tuple[Lookup, str]] | None = None,
                       standard: bool = True, predictions: bool | None = None,
-                      columns: Collection[str] | None = None) -> ir.Table:
+                      columns: Collection[str] | None = None,
+                      onto: ir.Table | None = None) -> ir.Table:
     """One row per customer known at ``as_of`` with their features.
 
     Parameters
@@ -627,6 +628,10 @@ def customer_features(ws: Workspace, as_of: dt.datetime, *,
         workspace has them.
     columns
         Keep only these customer columns (and ``customer_id``); None keeps them all.
+    onto
+        A per-customer table (one row per customer known at ``as_of``, e.g. a kept feature
+        table) to add the columns to, instead of the customers' own rows: a count that needs
+        one new measure then joins it once, not to the customers and then to the table.
 
     Examples
     --------
@@ -638,7 +643,7 @@ def customer_features(ws: Workspace, as_of: dt.datetime, *,
     chosen: dict[str, Reduction] = {**(standard_measures(as_of) if standard else {}),
                                     **(measures or {})}
     chosen_lookups = {**(standard_lookups(as_of) if standard else {}), **(lookups or {})}
-    table = customer_rows(ws, as_of, columns)
+    table = customer_rows(ws, as_of, columns) if onto is None else onto
     # One pass per source: the rows carry every derived column any measure of it reads.
     groups: dict[Source, dict[str, Reduction]] = {}
     for name, red in chosen.items():
