@@ -260,7 +260,9 @@ def measure(source: Source, kind: Measure, as_of: dt.datetime, *, window: Window
             span = t.max(where=cond).epoch_seconds() - t.min(where=cond).epoch_seconds()
             return span / SECONDS_PER_DAY / (rows.count(where=cond) - 1).nullif(0)
         if kind == "promotion_periods":
-            period = rows.promotion.concat("|", t.strftime("%Y-%m"))
+            # (promotion, month) as a pair, not text: no string made per order
+            period = ibis.struct({"promotion": rows.promotion,
+                                  "month": t.year() * 100 + t.month()})
             promoted = rows.promotion.notnull()
             return period.nunique(where=promoted if cond is None else cond & promoted)
         if kind == "active_days":
