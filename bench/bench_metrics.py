@@ -43,7 +43,7 @@ def pandas_matrix(events: pd.DataFrame, as_of: dt.datetime, first: int, last: in
     """Weekly first-visit cohorts, "active in week N": the straightforward pandas way."""
     e = events[(events.event == "visit") & (events.event_time <= as_of)]
     day = e.event_time.dt.normalize()
-    monday = day - pd.to_timedelta(day.dt.weekday.to_numpy(), unit="D")
+    monday = day - pd.to_timedelta(day.dt.day_of_week.to_numpy(), unit="D")
     week = (monday - pd.Timestamp("1970-01-05")).dt.days // 7
     per = pd.DataFrame({"customer_id": e.customer_id.to_numpy(), "p": week.to_numpy()})
     per = per.drop_duplicates()
