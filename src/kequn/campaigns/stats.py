@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.special import betaln, logsumexp
 
 __all__ = ["Z95", "mean_diff_ci", "prob_beats", "proportion_diff_ci", "sample_variance"]
 
@@ -56,6 +55,8 @@ def prob_beats(x_t: int, n_t: int, x_h: int, n_h: int) -> float | None:
     """
     if n_t == 0 or n_h == 0:
         return None
+    from scipy.special import betaln, logsumexp  # here: SciPy costs every CLI command 0.2 s
+
     a_t, b_t = 1 + x_t, 1 + n_t - x_t
     a_h, b_h = 1 + x_h, 1 + n_h - x_h
     i = np.arange(a_t, dtype=float)

@@ -12,7 +12,6 @@ import kequn
 from kequn.cli._app import AsOfOpt, JsonOpt, WorkspaceOpt, echo_json, make_app
 from kequn.cli._app import app as root
 from kequn.clv.errors import PredictionError, PredictionWarning
-from kequn.clv.fit import fit_predictions
 from kequn.clv.store import latest_run, predictions
 from kequn.schema.conventions import parse_as_of
 
@@ -46,6 +45,8 @@ def fit_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Fit the models and store predictions for every buyer. 拟合模型并保存每位客户的预测"""
+    from kequn.clv.fit import fit_predictions  # SciPy: only for this command
+
     with kequn.open(workspace) as ws, warnings.catch_warnings():
         # the run's warnings are printed below (and kept in its report), not as tracebacks
         warnings.simplefilter("ignore", PredictionWarning)

@@ -11,22 +11,51 @@ per-customer summary of paid orders; product repurchase cycles for ``repurchase_
 ('customer_id', 'as_of', 'model')
 """
 
-from kequn.clv.bgnbd import BetaGeoFitter
-from kequn.clv.errors import (
-    ConvergenceError,
-    ConvergenceWarning,
-    InsufficientDataWarning,
-    PredictionError,
-    PredictionWarning,
-)
-from kequn.clv.fallback import MeanSpendFallback, RFMFallback
-from kequn.clv.fit import MIN_REPEAT_BUYERS, PredictionRun, fit_predictions
-from kequn.clv.gamma_gamma import GammaGammaFitter
-from kequn.clv.mbgnbd import ModifiedBetaGeoFitter
-from kequn.clv.repurchase import category_repurchase_cycles, product_repurchase_cycles
-from kequn.clv.store import ensure_prediction_table, latest_run, predictions
-from kequn.clv.summary import SummaryArrays, rfm_summary
-from kequn.clv.validation import HoldoutReport, holdout_report
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kequn.clv.bgnbd import BetaGeoFitter
+    from kequn.clv.errors import (
+        ConvergenceError,
+        ConvergenceWarning,
+        InsufficientDataWarning,
+        PredictionError,
+        PredictionWarning,
+    )
+    from kequn.clv.fallback import MeanSpendFallback, RFMFallback
+    from kequn.clv.fit import MIN_REPEAT_BUYERS, PredictionRun, fit_predictions
+    from kequn.clv.gamma_gamma import GammaGammaFitter
+    from kequn.clv.mbgnbd import ModifiedBetaGeoFitter
+    from kequn.clv.repurchase import category_repurchase_cycles, product_repurchase_cycles
+    from kequn.clv.store import ensure_prediction_table, latest_run, predictions
+    from kequn.clv.summary import SummaryArrays, rfm_summary
+    from kequn.clv.validation import HoldoutReport, holdout_report
+
+# Each name is imported from its module when first used: the fitters need SciPy, which would
+# otherwise be imported by every command that only reads kequn.clv.errors or .store.
+_HOMES: dict[str, str] = {
+    "BetaGeoFitter": "bgnbd", "ConvergenceError": "errors", "ConvergenceWarning": "errors",
+    "InsufficientDataWarning": "errors", "PredictionError": "errors",
+    "PredictionWarning": "errors", "MeanSpendFallback": "fallback", "RFMFallback": "fallback",
+    "MIN_REPEAT_BUYERS": "fit", "PredictionRun": "fit", "fit_predictions": "fit",
+    "GammaGammaFitter": "gamma_gamma", "ModifiedBetaGeoFitter": "mbgnbd",
+    "category_repurchase_cycles": "repurchase", "product_repurchase_cycles": "repurchase",
+    "ensure_prediction_table": "store", "latest_run": "store", "predictions": "store",
+    "SummaryArrays": "summary", "rfm_summary": "summary", "HoldoutReport": "validation",
+    "holdout_report": "validation",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        msg = f"module 'kequn.clv' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(f"kequn.clv.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "MIN_REPEAT_BUYERS",
