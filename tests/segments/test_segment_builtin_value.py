@@ -146,6 +146,21 @@ def test_category_fans_by_view_time_or_else_by_purchases(make_shop) -> None:
     assert members(ws, "category_fans") == ["buyer_no_views", "half_half"]
 
 
+def test_category_fans_at_exactly_40_percent_whatever_the_adding_order(make_shop) -> None:
+    s = Shop()
+    for pid, cat in (("s", "shoes"), ("b", "bags"), ("h", "hats")):
+        s.product(pid, cat, 10)
+    # shoes 0.1 + 0.2 of 0.75 seconds is 40%: in floating point 0.30000000000000004 (or 0.3,
+    # added in another order) over 0.75 is 0.4000000000000001 (or 0.39999999999999997)
+    for pid, sec in (("s", 0.1), ("s", 0.2), ("b", 0.25), ("h", 0.2)):
+        s.event("exactly_40", "view", 5, pid, duration_s=sec)
+    for pid, sec in (("s", 0.1), ("s", 0.19), ("b", 0.26), ("h", 0.2)):
+        s.event("just_under", "view", 5, pid, duration_s=sec)
+    ws = s.build(make_shop)
+    assert members(ws, "category_fans") == ["exactly_40"]
+    assert members(ws, "top_category_share(by: view_time, last: 90d) = 0.4") == ["exactly_40"]
+
+
 def test_price_band_by_position_in_the_category_prices(make_shop) -> None:
     s = Shop()
     for pid, price in (("p10", 10), ("p20", 20), ("p30", 30), ("p40", 40)):

@@ -281,8 +281,8 @@ def measure(source: Source, kind: Measure, as_of: dt.datetime, *, window: Window
             return _cents(rows.line_amount.sum(where=cond))
         if kind == "distinct_products":
             return rows.product_id.nunique(where=cond)
-        if kind == "price_position":
-            return rows.price_position.mean(where=cond)
+        if kind == "price_position":  # rounded like shares: thresholds must not flicker
+            return rows.price_position.mean(where=cond).round(9)
         msg = f"unknown measure {kind!r}"
         raise ValueError(msg)
 
@@ -491,15 +491,17 @@ def category_preference(ws: Workspace, as_of: dt.datetime, *, by: PreferenceBasi
     if window is not None and (w := window.holds(time_col)) is not None:
         rows = rows.filter(w)
     rows = rows.filter(rows.category.notnull())
+    # Rounded, so that exactly 40% is 0.4 whatever order the engine adds the seconds in
+    # (117.0 of 292.5 came out 0.4 or 0.39999999999999997 between runs: a group member or not).
     per = rows.group_by(["customer_id", "category"]).aggregate(
-        amount=weight.cast("float64").sum())
-    total = per.amount.sum().over(ibis.window(group_by=per.customer_id))
+        amount=weight.cast("float64").sum().round(6))
+    total = per.amount.sum().over(ibis.window(group_by=per.customer_id)).round(6)
     order = ibis.window(group_by=per.customer_id,
                         order_by=[ibis.desc(per.amount), per.category])
     ranked = per.mutate(_n=ibis.row_number().over(order), _total=total)
     top = ranked.filter(ranked._n == 0)
     return top.select("customer_id", top_category=top.category,
-                      top_category_share=top.amount / top._total.nullif(0))
+                      top_category_share=(top.amount / top._total.nullif(0)).round(9))
 
 
 def has_predictions(ws: Workspace) -> bool:
