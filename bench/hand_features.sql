@@ -209,8 +209,8 @@ due_again AS (
 -- category_fans: the top category's share of the view time of 90 days, and of the items
 -- bought in 365 days. View times are sums of decimals in doubles, whose last bit depends on
 -- the order DuckDB adds them in; rounded (to 1e-6 s, the share to 1e-9) a share that is 0.4
--- is 0.4 in every run. kequn's features.category_preference does not round yet, so a few
--- customers of 1 M sitting exactly on 0.4 can fall either side there from run to run.
+-- is 0.4 in every run (kequn's features.category_preference rounds the same way since this
+-- baseline found a dozen customers of 1 M sitting exactly on 0.4 falling either side).
 view_time_90d AS (
     SELECT e.customer_id, p.category, round(sum(e.duration_s), 6) AS seconds
     FROM events AS e
