@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from kequn.schema.tables import CUSTOMERS
+from kequn.storage.features import ITEM_ORDER_COLUMNS as _ORDER_COLUMNS_OF_LINES
 
 ValueType = Literal["number", "string", "time", "date", "bool"]
 Source = Literal["paid", "orders", "events", "items", "preference", "population", "derived"]
@@ -157,7 +158,7 @@ ITEM_ROW_COLUMNS: dict[str, ValueType] = {
 ITEM_PRODUCT_COLUMNS: frozenset[str] = frozenset(
     {*PRODUCT_ROW_COLUMNS, "line_amount", "days_since_launch", "price_position"})
 """Item row columns that need the products joined."""
-ITEM_ORDER_COLUMNS: frozenset[str] = frozenset({"channel", "promotion", "coupon_id"})
+ITEM_ORDER_COLUMNS: frozenset[str] = frozenset(_ORDER_COLUMNS_OF_LINES)
 """Item row columns that come from the line's order."""
 CYCLE_ROW_COLUMNS: frozenset[str] = frozenset(
     {"product_buyers", "repurchase_rate", "repurchase_interval_days"})
