@@ -123,7 +123,7 @@ class Scope:
         if later:
             rows = self._kept[min(later)]  # type: ignore[index]
             return rows if min(later)[1] == as_of else rows.filter(
-                rows.paid_at <= as_of_literal(as_of))
+                not_after(rows.paid_at, as_of))
         return self.shared(("lines", as_of, order_columns),
                            lambda: _paid_lines(self, as_of, order_columns=order_columns))
 
