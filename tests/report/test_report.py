@@ -119,3 +119,17 @@ def test_static_files_are_there():
     static = Path(__import__("kequn").__file__).parent / "static"
     assert (static / "echarts.min.js").stat().st_size > 500_000
     assert "Apache License" in (static / "echarts.LICENSE").read_text("utf-8")
+
+
+def test_group_sizes_at_both_period_ends_match_the_segments_own_counts(synthetic_ws):
+    from kequn import segments as sg
+
+    data = gather(synthetic_ws, as_of=build_as_of(synthetic_ws), lang="en", period="week")
+    shown = {row["label"]: row for row in data.groups}
+    plain = [s for s in sg.builtin_segments().values() if not s.is_family]
+    for as_of, column in ((data.window.as_of, "now"), (data.previous.as_of, "before")):
+        with sg.Evaluator(synthetic_ws, as_of) as ev:  # each date on its own, nothing shared
+            for seg in plain:
+                expected = ev.count(seg.id)
+                assert shown[seg.name_en][column] == f"{expected:,}", (seg.id, column)
+    assert any(shown[s.name_en]["now"] != shown[s.name_en]["before"] for s in plain)
