@@ -98,10 +98,11 @@ event_measures AS (
                                 AND event_time > $as_of - INTERVAL 30 DAY) AS last_cart_30d,
         count(*) FILTER (WHERE event = 'view'
                          AND event_time > $as_of - INTERVAL 90 DAY) AS views_90d,
-        sum(CASE event WHEN 'list_view' THEN 0.05 WHEN 'view' THEN 0.1
-                       WHEN 'favorite' THEN 0.5 WHEN 'cart' THEN 1.0 WHEN 'order' THEN 3.0
-                       ELSE 0.0 END)
-            FILTER (WHERE event_time > $as_of - INTERVAL 14 DAY) AS intent_score_14d
+        -- rounded to 1e-6: ten views at 0.1 add up to 0.9999999999999999 otherwise
+        round(sum(CASE event WHEN 'list_view' THEN 0.05 WHEN 'view' THEN 0.1
+                             WHEN 'favorite' THEN 0.5 WHEN 'cart' THEN 1.0 WHEN 'order' THEN 3.0
+                             ELSE 0.0 END)
+            FILTER (WHERE event_time > $as_of - INTERVAL 14 DAY), 6) AS intent_score_14d
     FROM events
     WHERE event_time <= $as_of
     GROUP BY customer_id

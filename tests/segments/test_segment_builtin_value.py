@@ -161,6 +161,17 @@ def test_category_fans_at_exactly_40_percent_whatever_the_adding_order(make_shop
     assert members(ws, "top_category_share(by: view_time, last: 90d) = 0.4") == ["exactly_40"]
 
 
+def test_ten_views_score_exactly_one_and_durations_add_up_exactly(make_shop) -> None:
+    s = Shop()
+    for k in range(10):  # 0.1 added ten times is 0.9999999999999999 in floating point
+        s.event("ten_views", "view", 1 + k / 10, duration_s=0.1)
+    for k in range(9):
+        s.event("nine_views", "view", 1 + k / 10, duration_s=0.1)
+    ws = s.build(make_shop)
+    assert members(ws, "intent_score(last: 14d) >= 1") == ["ten_views"]
+    assert members(ws, "duration(view, last: 14d) >= 1") == ["ten_views"]
+
+
 def test_price_band_by_position_in_the_category_prices(make_shop) -> None:
     s = Shop()
     for pid, price in (("p10", 10), ("p20", 20), ("p30", 30), ("p40", 40)):

@@ -268,13 +268,13 @@ def measure(source: Source, kind: Measure, as_of: dt.datetime, *, window: Window
         if kind == "active_days":
             return t.date().nunique(where=cond)
         if kind == "duration":
-            return rows.duration_s.sum(where=cond)
+            return _settled(rows.duration_s.sum(where=cond))
         if kind == "intent_score":
             chosen = dict(weights or {})
             weight = ibis.cases(*((rows.event == name, ibis.literal(float(w), type="float64"))
                                   for name, w in chosen.items()),
                                 else_=ibis.literal(0.0, type="float64"))
-            return weight.sum(where=cond)
+            return _settled(weight.sum(where=cond))
         if kind == "quantity":
             return rows.quantity.sum(where=cond)
         if kind == "item_spend":
@@ -297,6 +297,13 @@ def _cents(total: ir.NumericValue) -> ir.FloatingValue:
     """A money sum rounded to cents: a sum of doubles depends on the order the engine adds
     them in (500.0 or 500.00000000000006), which must not decide ``spend > 500``."""
     return total.round(2)
+
+
+def _settled(total: ir.NumericValue) -> ir.FloatingValue:
+    """A sum of decimals (seconds, intent weights) rounded to 1e-6: ten views at 0.1 add up to
+    0.9999999999999999 in floating point, and the last bit depends on the adding order, which
+    must not decide ``intent_score >= 1`` or a rank tie."""
+    return total.round(6)
 
 
 def unpaid(orders: ir.Table, as_of: dt.datetime) -> ir.BooleanValue:
@@ -494,8 +501,8 @@ def category_preference(ws: Workspace, as_of: dt.datetime, *, by: PreferenceBasi
     # Rounded, so that exactly 40% is 0.4 whatever order the engine adds the seconds in
     # (117.0 of 292.5 came out 0.4 or 0.39999999999999997 between runs: a group member or not).
     per = rows.group_by(["customer_id", "category"]).aggregate(
-        amount=weight.cast("float64").sum().round(6))
-    total = per.amount.sum().over(ibis.window(group_by=per.customer_id)).round(6)
+        amount=_settled(weight.cast("float64").sum()))
+    total = _settled(per.amount.sum().over(ibis.window(group_by=per.customer_id)))
     order = ibis.window(group_by=per.customer_id,
                         order_by=[ibis.desc(per.amount), per.category])
     ranked = per.mutate(_n=ibis.row_number().over(order), _total=total)
