@@ -77,3 +77,20 @@ def test_channel_quadrant_and_advice(make_shop):
     assert "加大渠道投放" in rows["email"]["advice_zh"]
     assert "谨慎" in rows["tv"]["advice_zh"]
     assert rows["ads"]["advice_en"].startswith("Target more precisely")
+
+
+def test_rfm_grid_and_the_rfm_8_group_agree_on_a_spend_of_0_1_plus_0_2(make_shop):
+    from kequn import segments as sg
+
+    # a's spend 0.1 + 0.2 is 0.30000000000000004 in floating point, the median is 0.3:
+    # in cents it is 0.30, no more than the median, in the grid and in the group alike
+    orders = [paid("1", "a", "2024-03-01", 0.1), paid("2", "a", "2024-03-02", 0.2),
+              paid("3", "b", "2024-03-01", 0.3), paid("4", "c", "2024-03-01", 0.3),
+              paid("5", "d", "2024-03-01", 5.0), paid("6", "e", "2024-03-01", 0.1)]
+    ws = make_shop(customers=[{"customer_id": c} for c in "abcde"], orders=orders)
+    as_of = ts("2024-04-01")
+    scores = Metrics(ws).rfm_scores(as_of=as_of).to_pyarrow().to_pylist()
+    grid = {s["customer_id"]: s["rfm_class"] for s in scores}
+    family = sg.evaluate(ws, "rfm_8", as_of=as_of).to_pyarrow().to_pylist()
+    assert grid == {r["customer_id"]: r["label"] for r in family}
+    assert not {s["customer_id"]: s["m_high"] for s in scores}["a"]

@@ -4,8 +4,9 @@ Over the buyers at as_of (paid orders in the last ``window_days``, or all histor
 days since the last paid order, F = paid orders, M = spend. Scores run 1..5, higher is
 better: by quintile (the share of buyers strictly worse, so ties share a score and the
 lowest value always scores 1) or by chosen cut-offs. The 8 classes split each of R, F, M
-into high and low: F and M are high above the split, R is high when recency is below it
-(a more recent buyer); the split defaults to the median over the buyers.
+into high and low: F and M are high above the split, R is high when recency is at or below it
+(a more recent buyer), exactly as the built-in group ``rfm_8`` writes it; the split defaults
+to the median over the buyers. Spend is summed in cents, like the groups' ``spend``.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ class RFMSpec(MetricSpec):
             start = self.as_of - dt.timedelta(days=self.window_days)
             p = p.filter(p.paid_at > ibis.literal(start, type="timestamp"))
         b = p.group_by("customer_id").aggregate(last=p.paid_at.max(), frequency=p.count(),
-                                                monetary=p.amount.fill_null(0).sum())
+                                                monetary=p.amount.fill_null(0).sum().round(2))
         recency = (as_of_literal(self.as_of).epoch_seconds() - b.last.epoch_seconds()) / 86400
         return b.select("customer_id", recency_days=recency, frequency=b.frequency,
                         monetary=b.monetary)
@@ -97,8 +98,8 @@ class RFMSpec(MetricSpec):
             r_score=_score(v.recency_days, self.r_cuts, reverse=True),
             f_score=_score(v.frequency, self.f_cuts),
             m_score=_score(v.monetary, self.m_cuts),
-            r_high=v.recency_days < (self.r_split if self.r_split is not None
-                                     else v.recency_days.median().over(everyone)),
+            r_high=v.recency_days <= (self.r_split if self.r_split is not None
+                                      else v.recency_days.median().over(everyone)),
             f_high=v.frequency > (self.f_split if self.f_split is not None
                                   else v.frequency.median().over(everyone)),
             m_high=v.monetary > (self.m_split if self.m_split is not None
