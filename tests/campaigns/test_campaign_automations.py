@@ -51,10 +51,12 @@ def test_unpaid_orders_get_a_reminder_then_points_then_a_coupon_by_value_tier(ma
               ("big", "small", "paid", "gone", "fresh", "week", "month")]
     fillers = [f"f{i}" for i in range(10)]  # 16 buyers: the top one is in the top 10%
     people += [{"customer_id": c} for c in fillers]
-    history = [  # 12-month spend decides the tier: 'big' is at the top
+    history = [  # 12-month spend decides the tier: 'big' is at the top, the named ones share
+        # the bottom (11 buyers spend more: top 75%, 普通会员), the fillers are in between
         {"order_id": "hb", "customer_id": "big", "amount": 5000.0, "status": "paid",
          "created_at": _ago(days=100), "paid_at": _ago(days=100)},
-        *[{"order_id": f"h{i}", "customer_id": c, "amount": 50.0, "status": "paid",
+        *[{"order_id": f"h{i}", "customer_id": c,
+           "amount": 60.0 + 10 * i if c in fillers else 50.0, "status": "paid",
            "created_at": _ago(days=120), "paid_at": _ago(days=120)}
           for i, c in enumerate(["small", "paid", "gone", "fresh", "week", "month",
                                  *fillers])],

@@ -43,3 +43,20 @@ def test_every_customer_gets_the_perks_of_their_tier(make_shop):
     assert rows["never"]["tier"] == "regular"
     assert rows["never"]["discount"] == 1.0
     assert [r["tier_zh"] for r in perks_table()] == ["至尊VIP", "VIP", "高级会员", "普通会员"]
+
+
+def test_tiers_are_the_vip_pyramid_groups_labels_ties_at_the_cut_included(make_shop):
+    from kequn import segments as sg
+
+    # three buyers share the top spend of 20: each is in the top 10% (ties share the best rank)
+    orders = [{"order_id": f"o{i}", "customer_id": f"b{i:02d}",
+               "amount": 2000.0 if i >= 18 else 100.0 * i, "status": "paid",
+               "created_at": dt.datetime(2024, 3, 1), "paid_at": dt.datetime(2024, 3, 1)}
+              for i in range(1, 21)]
+    ws = make_shop(customers=[{"customer_id": f"b{i:02d}"} for i in range(1, 21)],
+                   orders=orders)
+    tier = {r["customer_id"]: r["tier"] for r in value_tiers(ws, AS_OF).to_pyarrow().to_pylist()}
+    assert tier["b18"] == tier["b19"] == tier["b20"] == "supreme_vip"
+    group = sg.evaluate(ws, "vip_pyramid", as_of=AS_OF).to_pyarrow().to_pylist()
+    named = {"supreme": "supreme_vip"}
+    assert tier == {r["customer_id"]: named.get(r["label"], r["label"]) for r in group}

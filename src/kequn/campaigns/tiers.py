@@ -5,9 +5,9 @@ and serves each tier differently in four ways: customer service (一对一客服
 shipping (包邮, 顺丰), discounts (会员折扣, 会员日) and care (生日, 节日, 天气关怀). The tiers size
 the 催付 coupon; the perks table is what the shop exports per customer.
 
-The tier rule is the ``vip_pyramid`` built-in group's default (12-month spend of paid orders);
-it is computed here from :func:`kequn.schema.conventions.paid_orders` so automations work before
-the segment engine is wired in.
+The tiers are the labels of the built-in group ``vip_pyramid`` (12-month spend of paid orders,
+ranked among that year's buyers), evaluated by the segment engine: a campaign's 至尊VIP are the
+group's, ties at a cut included.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import ibis.expr.types as ir
 from pydantic import BaseModel, ConfigDict
 
 from kequn.schema.conventions import paid_orders, within_last
+from kequn.segments import evaluate
 
 if TYPE_CHECKING:
     from kequn.workspace import Workspace
@@ -69,24 +70,26 @@ DEFAULT_PERKS: dict[str, Perks] = {
 }
 
 
+# vip_pyramid's labels → tier ids
+_GROUP_LABELS: dict[str, str] = {"supreme": "supreme_vip", "vip": "vip", "senior": "senior",
+                                 "regular": "regular"}
+
+
 def value_tiers(ws: Workspace, as_of: dt.datetime) -> ir.Table:
     """Buyers of the last 12 months with their spend and tier (seed 004 pyramid).
 
-    Tiers are cut on the share of buyers ranked by spend, ties kept together
-    (``cume_dist`` over descending spend): top 10% 至尊VIP, next 15% VIP, next 25% 高级会员,
-    the rest 普通会员.
+    The tier is the customer's label in the built-in group ``vip_pyramid``: ranked by
+    12-month spend among that year's buyers, ties sharing the best rank, top 10% 至尊VIP, next
+    15% VIP, next 25% 高级会员, the rest 普通会员. ``spend`` is in cents, like the group's.
     """
+    labels = evaluate(ws, "vip_pyramid", as_of=as_of)
     paid = paid_orders(ws.table("orders"), as_of)
     recent = paid.filter(within_last(paid.paid_at, as_of, SPEND_DAYS))
-    spend = recent.group_by("customer_id").aggregate(spend=recent.amount.sum().fill_null(0))
-    ranked = spend.mutate(top_share=ibis.cume_dist().over(order_by=ibis.desc(spend.spend)))
-    cuts: list[tuple[ir.BooleanValue, str]] = []
-    upto = 0.0
-    for tier, _, share in TIERS[:-1]:
-        upto += share
-        cuts.append((ranked.top_share <= upto + 1e-9, tier))
-    tier_expr = ibis.cases(*cuts, else_=TIERS[-1][0])
-    return ranked.mutate(tier=tier_expr).drop("top_share")
+    spend = recent.group_by("customer_id").aggregate(
+        spend=recent.amount.sum().fill_null(0).round(2))
+    joined = labels.join(spend, labels.customer_id == spend.customer_id)
+    tier = ibis.cases(*((joined.label == label, tier) for label, tier in _GROUP_LABELS.items()))
+    return joined.select(joined.customer_id, joined.spend, tier=tier)
 
 
 def perks_table(perks: dict[str, Perks] | None = None) -> list[dict[str, Any]]:
