@@ -17,6 +17,7 @@ import ibis
 import ibis.expr.types as ir
 
 from kequn.campaigns.errors import CampaignError
+from kequn.segments import evaluate
 
 if TYPE_CHECKING:
     from kequn.workspace import Workspace
@@ -41,12 +42,6 @@ def audience_from(table: ir.Table) -> ir.Table:
 
 def evaluate_segment(ws: Workspace, segment: str, *, as_of: dt.datetime) -> ir.Table:
     """A segment's members at ``as_of``, through :func:`kequn.segments.evaluate`."""
-    try:
-        from kequn.segments import evaluate  # imported late: segments may not be installed yet
-    except ImportError:
-        msg = (f"segment {segment!r} cannot be evaluated: kequn.segments.evaluate is not "
-               f"available; target a customer list instead")
-        raise CampaignError(msg) from None
     return audience_from(evaluate(ws, segment, as_of=as_of))
 
 
