@@ -80,7 +80,7 @@ def test_a_campaign_names_a_segment_or_an_audience_not_both(make_shop, clock):
 
 def test_a_segment_is_evaluated_lazily_at_send_time_with_an_explicit_as_of(make_shop, clock,
                                                                          monkeypatch, tmp_path):
-    import kequn.segments
+    import kequn.campaigns.targeting
 
     calls = []
 
@@ -89,7 +89,7 @@ def test_a_segment_is_evaluated_lazily_at_send_time_with_an_explicit_as_of(make_
         t = ws.table("customers")
         return t.filter(t.customer_id.isin(["c0001", "c0002", "c0003"])).select("customer_id")
 
-    monkeypatch.setattr(kequn.segments, "evaluate", evaluate, raising=False)
+    monkeypatch.setattr(kequn.campaigns.targeting, "evaluate", evaluate)
     paid = {"created_at": clock(), "paid_at": clock(), "status": "paid", "amount": 1.0}
     ws = make_shop(customers=customers(10),
                    orders=[{"order_id": "o1", "customer_id": "c0001", **paid}])
