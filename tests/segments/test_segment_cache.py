@@ -87,6 +87,27 @@ def test_a_new_load_makes_the_kept_table_stale(ws_path, shop_files, monkeypatch,
         assert sg.Evaluator(ws, None)._kept_table() is None
 
 
+def test_a_kequn_that_defines_features_differently_does_not_read_the_kept_table(
+        ws_path, monkeypatch):
+    with kequn.open(ws_path) as ws:
+        sg.Evaluator(ws, None).prepare(["new_customers", "heavy_buyers"])
+        assert sg.Evaluator(ws, None)._kept_table() is not None
+    # another version of the feature code (say, one that rounds a sum it did not round)
+    monkeypatch.setattr(cache, "code_version", lambda: "another kequn")
+    with kequn.open(ws_path) as ws:
+        assert sg.Evaluator(ws, None)._kept_table() is None
+
+
+def test_the_code_version_changes_with_the_feature_code(monkeypatch):
+    before = cache.code_version()
+    cache.code_version.cache_clear()
+    monkeypatch.setattr(cache, "_DEFINING_MODULES", (*cache._DEFINING_MODULES, "kequn.errors"))
+    try:
+        assert cache.code_version() != before
+    finally:
+        cache.code_version.cache_clear()
+
+
 def test_the_kept_table_is_for_one_as_of(ws_path):
     with kequn.open(ws_path) as ws:
         latest = ws.default_as_of()

@@ -8,6 +8,10 @@ shop tables and the load history), so that a later ``kequn segment count`` in a 
 answers from it. Its columns are named after the
 measures (a hash of the measure's text), so any rule asking for the same measure finds it.
 
+The fingerprint also holds a hash of the code that defines the features (the measures, the
+compiler, the built-in groups): a kequn that computes a column differently (say, rounds a sum
+it did not round before) does not read a table kept by an earlier one.
+
 The cache is only used for a workspace file on the DuckDB engine whose data came in through
 loads (``kq_loads``): the fingerprint changes with every load, whereas in-memory workspaces
 may be changed row by row, which no cheap fingerprint sees.
@@ -16,9 +20,13 @@ may be changed row by row, which no cheap fingerprint sees.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import importlib.util
 import json
 import uuid
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -56,8 +64,30 @@ def fingerprint(ws: Any) -> str | None:
                   for t in _SHOP_TABLES]
     except duckdb.Error:
         return None
-    text = json.dumps([list(loads), counts], default=str)
+    text = json.dumps([list(loads), counts, code_version()], default=str)
     return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+# The modules whose code decides a kept column's values.
+_DEFINING_MODULES = (
+    "kequn.storage.features", "kequn.segments.compiler", "kequn.segments.sequences",
+    "kequn.segments.catalog", "kequn.clv.repurchase", "kequn.schema.conventions",
+)
+
+
+@functools.cache
+def code_version() -> str:
+    """A hash of the source of the modules that define the features, and of the built-in
+    groups' library (read once per process)."""
+    digest = hashlib.sha1()
+    for name in _DEFINING_MODULES:
+        spec = importlib.util.find_spec(name)
+        origin = spec.origin if spec is not None else None
+        digest.update(name.encode("utf-8"))
+        if origin:
+            digest.update(Path(origin).read_bytes())
+    digest.update(resources.files("kequn.segments").joinpath("library.toml").read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def _keys(ws: Any) -> list[tuple[Any, ...]]:
