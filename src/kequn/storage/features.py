@@ -450,6 +450,10 @@ def item_rows(ws: Workspace | Scope, as_of: dt.datetime, *, cycles: ir.Table | N
     return rows.left_join(cy, rows.product_id == cy.product_id).drop("product_id_right")
 
 
+ITEM_ORDER_COLUMNS: tuple[str, ...] = ("channel", "promotion", "coupon_id")
+"""The order's columns an item row carries when asked for (derived marker ``order_columns``)."""
+
+
 def _paid_lines(ws: Workspace | Scope, as_of: dt.datetime, *, order_columns: bool) -> ir.Table:
     """Paid order lines: ``order_id, customer_id, paid_at, product_id, quantity, unit_price``
     (and the order's channel, promotion and coupon when asked for)."""
@@ -459,10 +463,6 @@ def _paid_lines(ws: Workspace | Scope, as_of: dt.datetime, *, order_columns: boo
     items = ws.table("order_items")
     rows = paid.join(items, paid.order_id == items.order_id)  # inner: keys collapse
     return rows.mutate(quantity=rows.quantity.fill_null(1))
-
-
-ITEM_ORDER_COLUMNS: tuple[str, ...] = ("channel", "promotion", "coupon_id")
-"""The order's columns an item row carries when asked for (derived marker ``order_columns``)."""
 
 
 def _product_columns(rows: ir.Table, ws: Workspace | Scope) -> ir.Table:
