@@ -15,11 +15,14 @@ from incremental_helpers import hold_back, replay
 
 import kequn
 from kequn import segments as sg
+from kequn.clv.repurchase import pair_summary
 from kequn.schema.tables import TABLES
 from kequn.storage import features as ft
 from kequn.storage.engines import EngineGapError
-from kequn.storage.incremental import FeatureStore, RefreshReport, classify
+from kequn.storage.incremental import FeatureStore, RefreshReport, _fingerprint, classify
 from kequn.workspace import Workspace
+
+ts = dt.datetime.fromisoformat
 
 
 @dataclass
@@ -145,3 +148,136 @@ def test_refresh_is_a_declared_gap_on_spark(tmp_path: Path) -> None:
         ws.use_engine("pyspark", data_url=str(tmp_path))
         with pytest.raises(EngineGapError, match="incremental refresh"):
             FeatureStore(ws).refresh(dt.datetime(2024, 3, 1))
+
+
+@pytest.mark.slow
+def test_sums_counts_and_last_times_are_merged_not_recomputed(refreshed: Refreshed) -> None:
+    merged = set(refreshed.report.merged)
+    # all-time and windowed counts and sums, a last time, and what is finished from them
+    assert {"paid_orders", "spend", "aov", "last_paid_at", "recency_days", "spend_365d",
+            "events_30d", "intent_score_14d", "last_event_at"} <= merged
+    # a distinct count cannot take a leaving day back out: recomputed for its dirty customers
+    assert "active_days_30d" not in merged
+    assert "active_days_30d" not in refreshed.report.volatile
+
+
+def _merge_shop(make_shop) -> Workspace:
+    """Two customers: a row that leaves the 30-day window, and a promoted order paid just
+    after the watermark on the watermark's own date, which makes an earlier order of that
+    date a promotion-day order."""
+    return make_shop(
+        customers=[{"customer_id": "c1", "registered_at": ts("2023-01-01")},
+                   {"customer_id": "c2", "registered_at": ts("2023-01-01")}],
+        orders=[
+            {"order_id": "o1", "customer_id": "c1", "created_at": ts("2024-03-01 11:00"),
+             "paid_at": ts("2024-03-01 12:00"), "status": "paid", "amount": 10.1},
+            {"order_id": "o2", "customer_id": "c1", "created_at": ts("2024-01-05 09:00"),
+             "paid_at": ts("2024-01-05 09:30"), "status": "paid", "amount": 20.2},
+            {"order_id": "o3", "customer_id": "c2", "created_at": ts("2024-03-01 23:59:58"),
+             "paid_at": ts("2024-03-01 23:59:59"), "status": "paid", "amount": 0.3,
+             "promotion": "spring"},
+            {"order_id": "o4", "customer_id": "c2", "created_at": ts("2024-03-01 20:00"),
+             "paid_at": ts("2024-03-02 09:00"), "status": "paid", "amount": 5.0},
+        ],
+        events=[
+            {"event_id": "e1", "customer_id": "c2", "event": "view",
+             "event_time": ts("2024-01-31 23:59:59"), "duration_s": 0.1},
+            {"event_id": "e2", "customer_id": "c2", "event": "cart",
+             "event_time": ts("2024-03-02 08:00"), "duration_s": 0.2},
+        ],
+    )
+
+
+def test_a_merged_refresh_equals_a_rebuild_across_a_window_edge_and_a_promotion_day(
+        make_shop) -> None:
+    ws = _merge_shop(make_shop)
+    before, after = ts("2024-03-01 23:59:57"), ts("2024-03-02 23:59:57")
+    store = FeatureStore(ws, segments=["holiday_shoppers", "vip_pyramid", "rfm_8"])
+    store.build(before)
+    report = store.refresh(after)
+    assert report.mode == "incremental", report.reason
+    plan = store._plan(after)
+    holiday = [n for n, r in plan.measures.items() if "promotion_day" in r.derived]
+    assert holiday
+    assert set(holiday) <= set(report.merged)
+    assert "events_30d" in report.merged
+    full = ft.customer_features(ws, after, measures=plan.measures, lookups=plan.lookups,
+                                standard=False, predictions=False).to_pyarrow()
+    assert rows(store.features().to_pyarrow()) == rows(full)
+    # c1's order of 1 March became a promotion-day order: one of two, so a holiday shopper
+    was = rows(sg.evaluate(ws, "holiday_shoppers", as_of=before).to_pyarrow())
+    members = rows(store.members("holiday_shoppers").to_pyarrow())
+    assert members == rows(sg.evaluate(ws, "holiday_shoppers", as_of=after).to_pyarrow())
+    assert was == []
+    assert members == [("c1",), ("c2",)]
+    # the kept fingerprint moved on with the new rows, as one taken afresh would be
+    assert store._state()["fingerprint"] == _fingerprint(ws, after)
+
+
+def test_spend_is_added_up_in_whole_cents(make_shop) -> None:
+    ws = _merge_shop(make_shop)
+    t = ft.customer_features(ws, ts("2024-03-02"), predictions=False).to_pyarrow()
+    spend = dict(zip(t["customer_id"].to_pylist(), t["spend"].to_pylist(), strict=True))
+    # 10.1 + 20.2 is 30.299999999999997 in doubles; in cents it is 3030
+    assert spend == {"c1": 30.3, "c2": 0.3}
+
+
+def _kept(ws: Workspace, name: str) -> list[tuple]:
+    return rows(ws.con.table(name).to_pyarrow())
+
+
+@pytest.mark.slow
+def test_kept_lines_and_product_buyers_equal_the_paid_lines_after_a_refresh(
+        refreshed: Refreshed) -> None:
+    ws, after = refreshed.ws, refreshed.after
+    lines = ft.paid_lines(ws, after)
+    assert _kept(ws, "kq_inc_lines") == rows(lines.to_pyarrow())
+    assert _kept(ws, "kq_inc_pairs") == rows(pair_summary(lines).to_pyarrow())
+
+
+@pytest.mark.slow
+def test_the_kept_fingerprint_moves_on_as_one_taken_afresh(refreshed: Refreshed) -> None:
+    assert refreshed.store._state()["fingerprint"] == _fingerprint(refreshed.ws, refreshed.after)
+
+
+def test_a_refresh_after_one_that_stopped_midway_keeps_every_line_once(make_shop) -> None:
+    ws = _merge_shop(make_shop)
+    before, after = ts("2024-03-01 23:59:57"), ts("2024-03-02 23:59:57")
+    ws.raw.execute("INSERT INTO order_items VALUES ('o1', 'p1', 1, 10.1), ('o3', 'p1', 1, 0.3)")
+    store = FeatureStore(ws, segments=["repurchase_due"])
+    store.build(before)
+    store._add_lines(before, after)  # the lines of the new day went in ...
+    store._mark("lines", "updating")  # ... and the refresh stopped before it said so
+    assert store.refresh(after).mode == "incremental"
+    lines = ft.paid_lines(ws, after)
+    assert _kept(ws, "kq_inc_lines") == rows(lines.to_pyarrow())
+    assert _kept(ws, "kq_inc_pairs") == rows(pair_summary(lines).to_pyarrow())
+
+
+def test_a_table_stored_by_another_kequn_is_rebuilt_not_merged_into(make_shop) -> None:
+    ws = _merge_shop(make_shop)
+    before, after = ts("2024-03-01 23:59:57"), ts("2024-03-02 23:59:57")
+    store = FeatureStore(ws, segments=["vip_pyramid"])
+    store.build(before)
+    # an older kequn kept spend without its cents
+    ws.raw.execute('ALTER TABLE kq_inc_features DROP COLUMN "_kq_part_spend__cents"')
+    report = store.refresh(after)
+    assert report.mode == "full"
+    assert report.reason == "the stored columns are from another kequn"
+
+
+def test_a_payment_after_the_watermark_is_new_data_and_a_later_refund_is_history(
+        make_shop) -> None:
+    ws = _merge_shop(make_shop)
+    ws.raw.execute("INSERT INTO orders (order_id, customer_id, created_at, paid_at, status, "
+                   "amount) VALUES ('o5', 'c1', ?, ?, 'paid', 7.0)",
+                   [ts("2024-03-01 10:00"), ts("2024-03-09 10:00")])
+    before, after = ts("2024-03-01 23:59:57"), ts("2024-03-02 23:59:57")
+    store = FeatureStore(ws, segments=["order_unpaid"])
+    store.build(before)  # o4 and o5 were open at the watermark, and are paid now
+    assert store.refresh(after).mode == "incremental"
+    # o5 was open at both moments; refunded now, it no longer counts as waiting for payment
+    ws.raw.execute("UPDATE orders SET status = 'refunded' WHERE order_id = 'o5'")
+    report = store.refresh(after + dt.timedelta(hours=1))
+    assert report.mode == "full"
+    assert report.reason == "data up to the watermark changed"

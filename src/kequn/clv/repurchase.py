@@ -23,7 +23,10 @@ import ibis.expr.types as ir
 
 from kequn.schema.conventions import paid_orders
 
-__all__ = ["category_repurchase_cycles", "product_repurchase_cycles"]
+__all__ = [
+    "category_repurchase_cycles", "cycles_from_pairs", "pair_summary",
+    "product_repurchase_cycles", "with_categories",
+]
 
 _SECONDS_PER_DAY = 86_400.0
 
@@ -49,6 +52,12 @@ def product_repurchase_cycles(orders: ir.Table, order_items: ir.Table, products:
         lines = _bought(orders, order_items, as_of)
     cycles = _cycles(lines.select("customer_id", "order_id", "paid_at", "product_id"),
                      "product_id")
+    return with_categories(cycles, products)
+
+
+def with_categories(cycles: ir.Table, products: ir.Table) -> ir.Table:
+    """Product cycles with each product's category, in :func:`product_repurchase_cycles`'
+    columns."""
     categories = products.select("product_id", "category")
     joined = cycles.left_join(categories, "product_id")
     return joined.select("product_id", "category", "buyers", "repeat_buyers", "repurchase_rate",
@@ -74,16 +83,31 @@ def _bought(orders: ir.Table, order_items: ir.Table, as_of: dt.datetime) -> ir.T
 
 
 def _cycles(lines: ir.Table, key: str) -> ir.Table:
+    return cycles_from_pairs(pair_summary(lines, key), key)
+
+
+def pair_summary(lines: ir.Table, key: str = "product_id") -> ir.Table:
+    """``key, customer_id, orders, first, last``: each buyer's paid orders of each product
+    (or category) and the first and last time.
+
+    Merging two summaries (orders added, the earlier first, the later last) gives the summary
+    of both sets of lines, so a kept summary takes a day's lines without reading history.
+    """
     # One row per order first, then plain counts: a distinct count per group is far slower.
     # A product is on one line of an order (order_items' key), so its lines are that already.
     per_order = lines.select(key, "customer_id", "order_id", "paid_at")
     if key != "product_id":
         per_order = per_order.distinct()
-    per_customer = per_order.group_by([key, "customer_id"]).aggregate(
+    return per_order.group_by([key, "customer_id"]).aggregate(
         orders=per_order.count(),
         first=per_order.paid_at.min(),
         last=per_order.paid_at.max(),
     )
+
+
+def cycles_from_pairs(per_customer: ir.Table, key: str = "product_id") -> ir.Table:
+    """``key, buyers, repeat_buyers, repurchase_rate, median_interval_days`` from a
+    :func:`pair_summary`: a buyer's interval is their mean gap between orders of it."""
     span_days = ((per_customer["last"].epoch_seconds() - per_customer["first"].epoch_seconds())
                  .cast("float64") / _SECONDS_PER_DAY)
     repeat = per_customer.orders >= 2

@@ -125,7 +125,15 @@ class Scope:
             return rows if min(later)[1] == as_of else rows.filter(
                 not_after(rows.paid_at, as_of))
         return self.shared(("lines", as_of, order_columns),
-                           lambda: _paid_lines(self, as_of, order_columns=order_columns))
+                           lambda: paid_lines(self, as_of, order_columns=order_columns))
+
+    def provide(self, key: Any, table: ir.Table) -> None:
+        """Use ``table``, kept by the caller, as the row set ``key`` while :meth:`keeping` is
+        on (an incremental refresh keeps the paid lines and product cycles itself)."""
+        if self._kept is None:
+            msg = "provide() works inside scope.keeping()"
+            raise RuntimeError(msg)
+        self._kept[key] = table
 
     def _materialize(self, expr: ir.Table) -> ir.Table:
         name = f"_kq_rows_{uuid.uuid4().hex[:12]}"  # generated, never user text
@@ -190,9 +198,29 @@ class Window:
         return parts[0] if len(parts) == 1 else parts[0] & parts[1]
 
 
+Merge = Literal["sum", "min", "max"]
+
+
+@dataclass(frozen=True)
+class Part:
+    """One aggregate a measure is finished from, and how two of its values combine: sums add
+    (and subtract, for rows leaving a window), mins and maxes compare."""
+
+    merge: Merge
+    build: Callable[[ir.Table], ir.Value]
+
+
 @dataclass(frozen=True)
 class Reduction:
-    """One per-customer aggregate over the rows of a source, and its value when there are none."""
+    """One per-customer aggregate over the rows of a source, and its value when there are none.
+
+    A measure that can be merged (a count, a sum, a first or last time, and what is worked
+    out from those: an average order value, a recency, a mean gap) says so with ``parts``
+    and ``finish``: ``build(rows)`` is ``finish`` of the parts aggregated over ``rows``, and
+    an incremental refresh merges the parts of new rows into stored ones instead of reading
+    history again (:mod:`kequn.storage.incremental`). Distinct counts and means have no
+    parts.
+    """
 
     source: Source
     build: Callable[[ir.Table], ir.Value]
@@ -200,6 +228,8 @@ class Reduction:
     derived: frozenset[str] = frozenset()  # derived row columns the rows must carry
     since: dt.datetime | None = None  # no row at or before this time counts (its window)
     counts: Callable[[ir.Table], ir.BooleanValue | None] | None = None  # which rows count
+    parts: Mapping[str, Part] | None = None
+    finish: Callable[[Mapping[str, ir.Value]], ir.Value] | None = None
 
 
 @dataclass(frozen=True)
@@ -210,7 +240,8 @@ class Lookup:
     fill: Any = None
 
 
-_TIME: dict[Source, str] = {"paid": "paid_at", "orders": "created_at", "events": "event_time",
+# The time column of each source's rows (what a window bounds).
+TIME_OF: dict[Source, str] = {"paid": "paid_at", "orders": "created_at", "events": "event_time",
                             "items": "paid_at"}
 
 
@@ -223,7 +254,7 @@ def measure(source: Source, kind: Measure, as_of: dt.datetime, *, window: Window
     Counts and sums are 0 for a customer without such rows; times, averages and gaps are
     empty (NULL).
     """
-    time_col = _TIME[source]
+    time_col = TIME_OF[source]
     as_of_epoch = as_of_literal(as_of).epoch_seconds()
 
     def condition(rows: ir.Table) -> ir.BooleanValue | None:
@@ -241,24 +272,58 @@ def measure(source: Source, kind: Measure, as_of: dt.datetime, *, window: Window
             out = part if out is None else out & part
         return out
 
+    def sums(value: Callable[[ir.Table], ir.NumericValue]) -> Part:
+        return Part("sum", lambda rows: value(rows).sum(where=condition(rows)))
+
+    def cents(value: Callable[[ir.Table], ir.NumericValue]) -> Part:
+        return sums(lambda rows: _units(value(rows), 100))
+
+    def micro(value: Callable[[ir.Table], ir.NumericValue]) -> Part:
+        return sums(lambda rows: _units(value(rows), MICRO))
+
+    count = Part("sum", lambda rows: rows.count(where=condition(rows)))
+    first = Part("min", lambda rows: rows[time_col].min(where=condition(rows)))
+    last = Part("max", lambda rows: rows[time_col].max(where=condition(rows)))
+
+    def weight(rows: ir.Table) -> ir.FloatingValue:
+        return ibis.cases(*((rows.event == name, ibis.literal(float(w), type="float64"))
+                            for name, w in dict(weights or {}).items()),
+                          else_=ibis.literal(0.0, type="float64"))
+
+    # Sums are kept in whole cents (money) or millionths (seconds, intent weights): a sum of
+    # doubles depends on the order the engine adds them in (500.0 or 500.00000000000006; ten
+    # views at 0.1 make 0.9999999999999999), which must not decide ``spend > 500``, a rank tie
+    # or whether a refreshed sum equals a rebuilt one.
+    mergeable: dict[str, tuple[dict[str, Part], Callable[[Mapping[str, ir.Value]], ir.Value]]]
+    mergeable = {
+        "count": ({"n": count}, lambda p: p["n"]),
+        "unpaid": ({"n": count}, lambda p: p["n"]),
+        "spend": ({"cents": cents(lambda r: r.amount)}, lambda p: p["cents"] / 100),
+        "aov": ({"cents": cents(lambda r: r.amount), "n": count},
+                lambda p: p["cents"] / 100 / p["n"].nullif(0)),
+        "first": ({"t": first}, lambda p: p["t"]),
+        "last": ({"t": last}, lambda p: p["t"]),
+        "recency_days": ({"t": last}, lambda p: (as_of_epoch - p["t"].epoch_seconds())
+                         / SECONDS_PER_DAY),
+        "mean_gap_days": ({"lo": first, "hi": last, "n": count},
+                          lambda p: (p["hi"].epoch_seconds() - p["lo"].epoch_seconds())
+                          / SECONDS_PER_DAY / (p["n"] - 1).nullif(0)),
+        "duration": ({"micro": micro(lambda r: r.duration_s)}, lambda p: p["micro"] / MICRO),
+        "intent_score": ({"micro": micro(weight)}, lambda p: p["micro"] / MICRO),
+        "quantity": ({"q": sums(lambda r: r.quantity)}, lambda p: p["q"]),
+        "item_spend": ({"cents": cents(lambda r: r.line_amount)}, lambda p: p["cents"] / 100),
+        # a mean of positions kept in billionths: thresholds (0.67) must not flicker
+        "price_position": ({"nano": sums(lambda r: _units(r.price_position, NANO)),
+                            "n": sums(lambda r: r.price_position.notnull().cast("int64"))},
+                           lambda p: (p["nano"] / NANO / p["n"].nullif(0)).round(9)),
+    }
+
     def build(rows: ir.Table) -> ir.Value:
+        if kind in mergeable:
+            parts, finish = mergeable[kind]
+            return finish({name: part.build(rows) for name, part in parts.items()})
         cond = condition(rows)
         t = rows[time_col]
-        if kind in ("count", "unpaid"):
-            return rows.count(where=cond)
-        if kind == "spend":
-            return _cents(rows.amount.sum(where=cond))
-        if kind == "aov":
-            return _cents(rows.amount.sum(where=cond)) / rows.count(where=cond).nullif(0)
-        if kind == "first":
-            return t.min(where=cond)
-        if kind == "last":
-            return t.max(where=cond)
-        if kind == "recency_days":
-            return (as_of_epoch - t.max(where=cond).epoch_seconds()) / SECONDS_PER_DAY
-        if kind == "mean_gap_days":
-            span = t.max(where=cond).epoch_seconds() - t.min(where=cond).epoch_seconds()
-            return span / SECONDS_PER_DAY / (rows.count(where=cond) - 1).nullif(0)
         if kind == "promotion_periods":
             # (promotion, month) as a pair, not text: no string made per order
             period = ibis.struct({"promotion": rows.promotion,
@@ -267,22 +332,8 @@ def measure(source: Source, kind: Measure, as_of: dt.datetime, *, window: Window
             return period.nunique(where=promoted if cond is None else cond & promoted)
         if kind == "active_days":
             return t.date().nunique(where=cond)
-        if kind == "duration":
-            return _settled(rows.duration_s.sum(where=cond))
-        if kind == "intent_score":
-            chosen = dict(weights or {})
-            weight = ibis.cases(*((rows.event == name, ibis.literal(float(w), type="float64"))
-                                  for name, w in chosen.items()),
-                                else_=ibis.literal(0.0, type="float64"))
-            return _settled(weight.sum(where=cond))
-        if kind == "quantity":
-            return rows.quantity.sum(where=cond)
-        if kind == "item_spend":
-            return _cents(rows.line_amount.sum(where=cond))
         if kind == "distinct_products":
             return rows.product_id.nunique(where=cond)
-        if kind == "price_position":  # rounded like shares: thresholds must not flicker
-            return rows.price_position.mean(where=cond).round(9)
         msg = f"unknown measure {kind!r}"
         raise ValueError(msg)
 
@@ -290,19 +341,23 @@ def measure(source: Source, kind: Measure, as_of: dt.datetime, *, window: Window
                          "duration", "intent_score", "quantity", "item_spend",
                          "distinct_products") else None
     since = window.start if window is not None else None
-    return Reduction(source, build, fill, frozenset(derived), since, condition)
+    parts, finish = mergeable.get(kind, (None, None))
+    return Reduction(source, build, fill, frozenset(derived), since, condition, parts, finish)
 
 
-def _cents(total: ir.NumericValue) -> ir.FloatingValue:
-    """A money sum rounded to cents: a sum of doubles depends on the order the engine adds
-    them in (500.0 or 500.00000000000006), which must not decide ``spend > 500``."""
-    return total.round(2)
+MICRO = 1_000_000
+NANO = 1_000_000_000
+
+
+def _units(value: ir.NumericValue, per: int) -> ir.IntegerValue:
+    """``value`` in whole units of 1/``per`` (cents for 100): integers add up exactly, in any
+    order, and a stored sum plus a day's sum is the sum of both."""
+    return (value * per).round().cast("int64")
 
 
 def _settled(total: ir.NumericValue) -> ir.FloatingValue:
-    """A sum of decimals (seconds, intent weights) rounded to 1e-6: ten views at 0.1 add up to
-    0.9999999999999999 in floating point, and the last bit depends on the adding order, which
-    must not decide ``intent_score >= 1`` or a rank tie."""
+    """A sum of decimals (seconds) rounded to 1e-6, for sums over windows (a category's share
+    of view time): exactly 40% must not come out 0.39999999999999997 in one adding order."""
     return total.round(6)
 
 
@@ -423,7 +478,7 @@ def item_rows(ws: Workspace | Scope, as_of: dt.datetime, *, cycles: ir.Table | N
         # days_since_paid, costs less than storing those columns on every line.
         rows = ws.paid_lines(as_of, order_columns)
     else:
-        rows = _paid_lines(ws, as_of, order_columns=order_columns)
+        rows = paid_lines(ws, as_of, order_columns=order_columns)
     as_of_epoch = as_of_literal(as_of).epoch_seconds()
     rows = rows.mutate(days_since_paid=(as_of_epoch - rows.paid_at.epoch_seconds())
                        / SECONDS_PER_DAY)
@@ -454,7 +509,8 @@ ITEM_ORDER_COLUMNS: tuple[str, ...] = ("channel", "promotion", "coupon_id")
 """The order's columns an item row carries when asked for (derived marker ``order_columns``)."""
 
 
-def _paid_lines(ws: Workspace | Scope, as_of: dt.datetime, *, order_columns: bool) -> ir.Table:
+def paid_lines(ws: Workspace | Scope, as_of: dt.datetime, *,
+               order_columns: bool = False) -> ir.Table:
     """Paid order lines: ``order_id, customer_id, paid_at, product_id, quantity, unit_price``
     (and the order's channel, promotion and coupon when asked for)."""
     paid = paid_orders(ws.table("orders"), as_of).select(
@@ -663,7 +719,7 @@ def customer_features(ws: Workspace, as_of: dt.datetime, *,
     for source, reds in groups.items():
         derived = frozenset().union(*(r.derived for r in reds.values()))
         rows = source_rows(ws, as_of, source, derived)
-        rows = _counted_rows(rows, source, list(reds.values()))
+        rows = counted_rows(rows, source, list(reds.values()))
         agg = rows.group_by("customer_id").aggregate(
             **{name: red.build(rows) for name, red in reds.items()})
         table = join_customers(table, agg)
@@ -686,7 +742,7 @@ def customer_features(ws: Workspace, as_of: dt.datetime, *,
     return table
 
 
-def _counted_rows(rows: ir.Table, source: Source, reds: list[Reduction]) -> ir.Table:
+def counted_rows(rows: ir.Table, source: Source, reds: list[Reduction]) -> ir.Table:
     """Only the rows some measure counts: the aggregation then groups those alone.
 
     When every measure has a window, rows before the widest are left out by a plain time
@@ -696,7 +752,7 @@ def _counted_rows(rows: ir.Table, source: Source, reds: list[Reduction]) -> ir.T
     starts = [r.since for r in reds]
     if None not in starts:
         since = ibis.literal(min(starts), type="timestamp")  # type: ignore[type-var]
-        rows = rows.filter(rows[_TIME[source]] > since)
+        rows = rows.filter(rows[TIME_OF[source]] > since)
     conds = [r.counts(rows) if r.counts is not None else None for r in reds]
     if conds and all(c is not None for c in conds):
         rows = rows.filter(functools.reduce(operator.or_, conds))
