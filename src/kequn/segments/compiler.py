@@ -12,12 +12,14 @@ rows being counted (an order, an event, an order line) and the closure receives 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 
 from kequn.errors import CompileError
@@ -45,13 +47,29 @@ _INT64_MAX = 2**63 - 1
 class Frame:
     """The wide per-customer table (or, in row scope, the rows) a compiled rule reads.
 
-    Window values (ranks, medians) are added as columns first, since a filter must not hold
-    a window function; ``memo`` keeps one column per segment referenced several times.
+    ``add`` gives a value a column of its own: a window value, since a filter must not hold
+    one, or a segment referenced several times, which ``memo`` keeps. Population values
+    (ranks, medians) of a table read from storage are computed in queries *beside* it and
+    joined back (``join``): a window over the table would carry every customer's whole row
+    through a sort. Over a computed table they stay windows, which compute it only once.
     """
 
     def __init__(self, table: ir.Table) -> None:
         self.table = table
         self.memo: dict[Any, ir.Value] = {}
+        self._start = table
+
+    @functools.cached_property
+    def stored(self) -> bool:
+        """Whether the starting table reads stored tables through projections and filters
+        only, so that reading it again, beside the frame, costs no more than a scan."""
+        op = self._start.op()
+        return not op.find(ops.WindowFunction) and all(
+            isinstance(r, _STORED_RELATIONS) for r in op.find(ops.Relation))
+
+    def beside(self) -> Frame:
+        """A new frame over the starting table, for a query joined back to this one."""
+        return Frame(self._start)
 
     def add(self, value: ir.Value) -> ir.Value:
         """``value`` as a new column of the table; returns a reference to it."""
@@ -59,11 +77,19 @@ class Frame:
         self.table = self.table.mutate(**{name: value})
         return self.table[name]
 
+    def join(self, other: ir.Table, on: ir.Value, value: ir.Value) -> ir.Value:
+        """``value``, which reads ``other`` left-joined on ``on``, as a new column."""
+        name = f"_kq_w{len(self.table.columns)}"
+        kept = [self.table[c] for c in self.table.columns]
+        self.table = self.table.left_join(other, on).select(*kept, **{name: value})
+        return self.table[name]
+
     def col(self, name: str) -> ir.Value:
         """The column ``name``."""
         return self.table[name]
 
 
+_STORED_RELATIONS = (ops.PhysicalTable, ops.Project, ops.Filter, ops.DropColumns)
 Compiled = Callable[[Frame], ir.Value]
 
 
@@ -132,12 +158,17 @@ class Compiler:
 
     # -- entry points --------------------------------------------------------------------
     def rule(self, rule: ast.Rule, *, name: str | None = None) -> Compiled:
-        """A closure giving a boolean (condition) or a label (family) per customer."""
+        """A closure giving a boolean (condition) or a label (family) per customer.
+
+        A named family is labelled once per frame, however many rules compiled into that
+        frame (each group of a members table, say) read its labels.
+        """
         if name is not None:
             self.stack.append(name)
         try:
             if isinstance(rule, ast.Family):
-                return self.family(rule)
+                labels = self.family(rule)
+                return labels if name is None else _memo(("family", name), labels)
             return self.condition(rule, None)
         finally:
             if name is not None:
@@ -283,8 +314,7 @@ class Compiler:
 
     def _family(self, seg_id: str, rule: ast.Family) -> Compiled:
         if seg_id not in self._families:
-            compiled = self.rule(rule, name=seg_id)
-            self._families[seg_id] = (_memo(("family", seg_id), compiled), rule)
+            self._families[seg_id] = (self.rule(rule, name=seg_id), rule)
         return self._families[seg_id][0]
 
     def visit_Sequence(self, node: ast.Sequence, population: Compiled | None) -> Compiled:
@@ -456,23 +486,16 @@ class Compiler:
             raise self.fail(msg)
         q = node.args[1].value if fn.name == "quantile" else None  # type: ignore[union-attr]
         key = ("population", value_text(node), id(population))
+        in_pop = population if population is not None else _everyone
 
         def build(f: Frame) -> ir.Value:
-            if key in f.memo:
-                return f.memo[key]
-            xv = x.build(f)
-            in_pop = population(f) if population is not None else ibis.literal(True)
-            if fn.name == "top_percent":
-                group = [in_pop, xv.isnull()]
-                rank = ibis.rank().over(ibis.window(group_by=group, order_by=ibis.desc(xv)))
-                size = xv.count().over(ibis.window(group_by=group))
-                pct = (rank + 1).cast("float64") / size.cast("float64") * 100
-                value = (in_pop & xv.notnull()).ifelse(pct, ibis.null("float64"))
-            else:
-                agg = xv.median() if fn.name == "median" else xv.quantile(q)
-                value = in_pop.ifelse(agg.over(ibis.window(group_by=[in_pop])),
-                                      ibis.null("float64"))
-            f.memo[key] = f.add(value)
+            if key not in f.memo:
+                if fn.name == "top_percent":
+                    rank = _ranks_beside if f.stored else _ranks_within
+                    f.memo[key] = rank(f, x.build, in_pop)
+                else:
+                    quantile = _quantile_beside if f.stored else _quantile_within
+                    f.memo[key] = quantile(f, x.build, in_pop, q)
             return f.memo[key]
 
         return Typed(build, "number")
@@ -554,6 +577,68 @@ def _memo(key: Any, build: Compiled) -> Compiled:
         return f.memo[key]
 
     return cached
+
+
+def _everyone(f: Frame) -> ir.Value:
+    return ibis.literal(True)
+
+
+def _bound(f: Frame, x: Compiled, in_pop: Compiled) -> tuple[ir.Value, ir.Value]:
+    """x and the population, both read from the frame's table as it is once they are built
+    (building either may add a column), as one window must read a single table."""
+    xv, pop = x(f), in_pop(f)
+    bound_x, bound_pop = f.table.bind(xv, pop)
+    return bound_x, bound_pop
+
+
+def _ranks_beside(f: Frame, x: Compiled, in_pop: Compiled) -> ir.Value:
+    """``top_percent``: each customer's rank among the known values of x in the population,
+    as a percent of their number (ties share the best rank); NULL outside it or without x.
+
+    Ranked once over the distinct values, beside the frame, and joined back on the value.
+    """
+    side = f.beside()
+    sx, s_pop = x(side), in_pop(side)  # before reading side.table: they may add columns
+    counts = (side.table.filter(s_pop & sx.notnull())
+              .group_by(_kq_v=sx).aggregate(_kq_n=ibis._.count()))
+    at_or_above = counts._kq_n.sum().over(
+        ibis.window(order_by=ibis.desc(counts._kq_v), rows=(None, 0)))
+    rank = at_or_above - counts._kq_n + 1
+    size = counts._kq_n.sum().over(ibis.window())
+    ranks = counts.select("_kq_v", _kq_pct=rank.cast("float64") / size.cast("float64") * 100)
+    xv = x(f)
+    value = (in_pop(f) & xv.notnull()).ifelse(ranks._kq_pct, ibis.null("float64"))
+    return f.join(ranks, xv == ranks._kq_v, value)
+
+
+def _ranks_within(f: Frame, x: Compiled, in_pop: Compiled) -> ir.Value:
+    """``top_percent`` as windows over the frame (see :func:`_ranks_beside`)."""
+    xv, pop = _bound(f, x, in_pop)
+    group = [pop, xv.isnull()]
+    rank = ibis.rank().over(ibis.window(group_by=group, order_by=ibis.desc(xv)))
+    size = xv.count().over(ibis.window(group_by=group))
+    pct = (rank + 1).cast("float64") / size.cast("float64") * 100
+    return f.add((pop & xv.notnull()).ifelse(pct, ibis.null("float64")))
+
+
+def _quantile_beside(f: Frame, x: Compiled, in_pop: Compiled, q: float | None) -> ir.Value:
+    """The median (``q`` None) or ``q`` quantile of x over the population, for its members.
+
+    One aggregate beside the frame, read as a scalar.
+    """
+    side = f.beside()
+    sx, s_pop = x(side), in_pop(side)  # before reading side.table: they may add columns
+    agg = sx.median() if q is None else sx.quantile(q)
+    scalar = side.table.filter(s_pop).aggregate(_kq_q=agg).as_scalar()
+    return f.add(in_pop(f).ifelse(scalar, ibis.null("float64")))
+
+
+def _quantile_within(f: Frame, x: Compiled, in_pop: Compiled, q: float | None) -> ir.Value:
+    """The median or ``q`` quantile as a window over the frame (see
+    :func:`_quantile_beside`)."""
+    xv, pop = _bound(f, x, in_pop)
+    agg = xv.median() if q is None else xv.quantile(q)
+    return f.add(pop.ifelse(agg.over(ibis.window(group_by=[pop])), ibis.null("float64")))
 
 
 def _as_date(value: Typed) -> Compiled:
