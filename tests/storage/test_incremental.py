@@ -266,7 +266,7 @@ def test_a_table_stored_by_another_kequn_is_rebuilt_not_merged_into(make_shop) -
     assert report.reason == "the stored columns are from another kequn"
 
 
-def test_a_payment_after_the_watermark_is_new_data_and_a_later_refund_is_history(
+def test_a_payment_or_refund_after_the_watermark_is_new_data_a_refund_before_is_history(
         make_shop) -> None:
     ws = _merge_shop(make_shop)
     ws.raw.execute("INSERT INTO orders (order_id, customer_id, created_at, paid_at, status, "
@@ -275,9 +275,39 @@ def test_a_payment_after_the_watermark_is_new_data_and_a_later_refund_is_history
     before, after = ts("2024-03-01 23:59:57"), ts("2024-03-02 23:59:57")
     store = FeatureStore(ws, segments=["order_unpaid"])
     store.build(before)  # o4 and o5 were open at the watermark, and are paid now
-    assert store.refresh(after).mode == "incremental"
-    # o5 was open at both moments; refunded now, it no longer counts as waiting for payment
+    # o5, paid after both moments, refunded since: it was waiting for payment then all the same
     ws.raw.execute("UPDATE orders SET status = 'refunded' WHERE order_id = 'o5'")
+    assert store.refresh(after).mode == "incremental"
+    full = sg.evaluate(ws, "order_unpaid", as_of=after).to_pyarrow()
+    assert rows(store.members("order_unpaid").to_pyarrow()) == rows(full)
+    placed = ft.order_rows(ws, after)
+    waiting = placed.filter(ft.unpaid(placed, after)).order_id.to_pyarrow().to_pylist()
+    assert waiting == ["o5"]
+    # o1, paid before the watermark, refunded now: what was paid then is not any more
+    ws.raw.execute("UPDATE orders SET status = 'refunded' WHERE order_id = 'o1'")
     report = store.refresh(after + dt.timedelta(hours=1))
     assert report.mode == "full"
     assert report.reason == "data up to the watermark changed"
+
+
+def test_a_customer_moving_tier_or_gone_is_refreshed_from_the_customers_table(
+        make_shop) -> None:
+    ws = _merge_shop(make_shop)
+    ws.raw.execute("UPDATE customers SET member_level = 'V0'")
+    before, after = ts("2024-03-01 23:59:57"), ts("2024-03-02 23:59:57")
+    store = FeatureStore(ws, segments=["member_tier", "one_order_only"])
+    store.build(before)
+    ws.raw.execute("UPDATE customers SET member_level = 'V5' WHERE customer_id = 'c1'")
+    ws.raw.execute("INSERT INTO customers (customer_id, registered_at, member_level) "
+                   "VALUES ('c3', ?, 'V2')", [ts("2024-03-02 10:00")])
+    report = store.refresh(after)
+    assert report.mode == "incremental"
+    for seg in ("member_tier", "one_order_only"):
+        full = sg.evaluate(ws, seg, as_of=after).to_pyarrow()
+        assert rows(store.members(seg).to_pyarrow()) == rows(full), seg
+    assert rows(store.members("member_tier").to_pyarrow()) == [
+        ("c1", "v4_plus"), ("c2", "v0"), ("c3", "v1_v3")]
+    ws.raw.execute("DELETE FROM customers WHERE customer_id = 'c2'")
+    assert store.refresh(after + dt.timedelta(hours=1)).mode == "incremental"
+    assert rows(store.members("member_tier").to_pyarrow()) == [
+        ("c1", "v4_plus"), ("c3", "v1_v3")]

@@ -362,11 +362,12 @@ def _settled(total: ir.NumericValue) -> ir.FloatingValue:
 
 
 def unpaid(orders: ir.Table, as_of: dt.datetime) -> ir.BooleanValue:
-    """Placed and still waiting for payment at ``as_of`` (not cancelled or refunded)."""
-    # Placed and still waiting for payment at as_of: not paid by then, not cancelled/refunded.
-    waiting = orders.paid_at.isnull() | (orders.paid_at > as_of_literal(as_of))
+    """Placed and still waiting for payment at ``as_of``: paid after it (whatever became of
+    it since: a refund later does not undo that it was waiting then), or never paid and not
+    cancelled or refunded."""
+    paid_later = (orders.paid_at > as_of_literal(as_of)).fill_null(False)
     open_status = orders.status.isnull() | ~orders.status.isin(UNPAID_STATUSES)
-    return waiting & open_status
+    return paid_later | (orders.paid_at.isnull() & open_status)
 
 
 # -- rows of each source --------------------------------------------------------------------
@@ -384,13 +385,18 @@ def customer_rows(ws: Workspace, as_of: dt.datetime,
     wanted = None if columns is None else set(columns)
     extra = {}
     if wanted is None or "age" in wanted:
-        b = c.birthday
-        late = (b.month() > as_of.month) | ((b.month() == as_of.month) & (b.day() > as_of.day))
-        extra["age"] = (as_of.year - b.year()) - late.ifelse(1, 0)
+        extra["age"] = age_at(c.birthday, as_of)
     if wanted is not None:
         keep = ["customer_id", *(n for n in c.columns if n in wanted and n != "customer_id")]
         return c.select(*keep, **extra)
     return c.mutate(**extra)
+
+
+def age_at(birthday: ir.DateValue, as_of: dt.datetime) -> ir.IntegerValue:
+    """Age in full years at ``as_of`` of someone born on ``birthday``."""
+    b = birthday
+    late = (b.month() > as_of.month) | ((b.month() == as_of.month) & (b.day() > as_of.day))
+    return (as_of.year - b.year()) - late.ifelse(1, 0)
 
 
 def paid_order_rows(ws: Workspace, as_of: dt.datetime,

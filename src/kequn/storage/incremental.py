@@ -27,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -201,7 +201,8 @@ def dirty_flags(ws: Workspace, start: dt.datetime, end: dt.datetime,
     """Per customer with a row in ``(start, end]`` or in one of ``ranges``: ``touched`` (a
     row in the new data) and ``r0``, ``r1``, ... (a row time in that range, ends included).
 
-    One scan per table finds every range at once.
+    Each range of each row time is its own plain time filter (a table in time order reads
+    only the blocks it spans; an OR of ranges would read all of them).
     """
     def between(col: ir.TimestampValue, lo: dt.datetime, hi: dt.datetime,
                 closed: bool) -> ir.BooleanValue:
@@ -209,31 +210,20 @@ def dirty_flags(ws: Workspace, start: dt.datetime, end: dt.datetime,
         return ((col >= low) if closed else (col > low)) & (
             col <= ibis.literal(hi, type="timestamp"))
 
+    wanted = [(None, start, end, False), *((col, lo, hi, True) for col, lo, hi in ranges)]
     parts: list[ir.Table] = []
     for table_name in ("events", "orders", "customers"):
         t = ws.table(table_name)
-        new = [between(t[column], start, end, False) for col in ROW_TIMES
-               for tbl, column in ROW_TIMES[col] if tbl == table_name]
-        flags: dict[str, ir.BooleanValue] = {"touched": _any(new)}
-        for k, (col, lo, hi) in enumerate(ranges):
-            hits = [between(t[column], lo, hi, True) for tbl, column in ROW_TIMES[col]
-                    if tbl == table_name]
-            flags[f"r{k}"] = _any(hits) if hits else ibis.literal(False)
-        rows = t.select("customer_id", **flags)
-        rows = rows.filter(_any([rows[f] for f in flags]))
-        parts.append(rows)
+        for k, (col, lo, hi, closed) in enumerate(wanted):
+            for row_time in ROW_TIMES if col is None else (col,):
+                for tbl, column in ROW_TIMES[row_time]:
+                    if tbl == table_name:
+                        hit = t.filter(between(t[column], lo, hi, closed))
+                        parts.append(hit.select("customer_id", _k=ibis.literal(k)))
     union = ibis.union(*parts)
     names = ["touched", *(f"r{k}" for k in range(len(ranges)))]
-    return union.group_by("customer_id").aggregate(**{n: union[n].any() for n in names})
-
-
-def _any(conds: Sequence[ir.BooleanValue]) -> ir.BooleanValue:
-    if not conds:
-        return ibis.literal(False)
-    out = conds[0]
-    for c in conds[1:]:
-        out = out | c
-    return out
+    return union.group_by("customer_id").aggregate(
+        **{n: (union._k == k).any() for k, n in enumerate(names)})
 
 
 # -- the store ----------------------------------------------------------------------------
@@ -429,9 +419,16 @@ class FeatureStore:
 
         clock.lap("plan")
         temps = _Temps(self.ws)
-        deltas = [(m, temps.keep(_merge_deltas(self.ws, m, old, new, before, as_of)))
-                  for m in merges]
-        clock.lap(f"merged from new and leaving rows ({sum(len(m.windows) for m in merges)})")
+        self._add_lines(before, as_of)
+        clock.lap("new paid lines and product buyers")
+        deltas = []
+        kept = ft.Scope(self.ws)
+        with kept.keeping():  # item rows from the kept lines, in time order
+            kept.provide(("lines", as_of, False), self.ws.con.table(LINES_TABLE))
+            for m in merges:
+                delta = _merge_deltas(kept, m, old, new, before, as_of)
+                deltas.append((m, temps.keep(delta)))
+                clock.lap(f"{m.label}: {len(m.windows)} merged from new and leaving rows")
 
         # 2. who is dirty for which pass: one scan of each table for every range at once
         all_ranges = list(dict.fromkeys(r for p in passes if p.ranges for r in p.ranges))
@@ -439,8 +436,6 @@ class FeatureStore:
         clock.lap("dirty customers")
         dirty: dict[str, int] = {}
         pieces: list[tuple[ir.Table, ir.Table | None, dict[str, str]]] = []
-        self._add_lines(before, as_of)
-        clock.lap("new paid lines and product buyers")
         scope = ft.Scope(self.ws)
         for p in passes:
             if p.ranges is None:
@@ -471,30 +466,30 @@ class FeatureStore:
         on_read = _finished_on_read(new.measures, stored)
         names = [n for n in [*new.measures, *new.lookups] if n not in on_read]
         parts = _part_columns(new.measures)
-        customers = self.ws.table("customers")
-        joined = customers.filter(
-            customers.registered_at > ibis.literal(before, type="timestamp"),
-            customers.registered_at <= ibis.literal(as_of, type="timestamp"))
-        who = [joined.select("customer_id"), *(d.select("customer_id") for _, d in deltas),
+        own = _own_columns(new)
+        current = ft.customer_rows(self.ws, as_of, own)  # known now, as they are now
+        who = [_own_moved(stored, current, own), *(d.select("customer_id") for _, d in deltas),
                *(w for _, w, _ in pieces if w is not None)]
         for i, (part, w, cols) in enumerate(pieces):
             if w is None:  # computed for everyone: the customers whose value moved
                 who.append(_moved(stored, part, cols, fills, old_names, i))
         changed = temps.keep(ibis.union(*who, distinct=True))
+        changed_name = temps.names[-1]
         clock.lap("customers whose columns can have changed")
         mine = stored.semi_join(changed, "customer_id")  # the hash is built on the few
         prior = mine.select(_k_old=mine.customer_id, **{
             f"_old_{n}": mine[old_names.get(n, n)] for n in names},
             **{f"_old_{c}": mine[c] for c in parts})
-        chain = changed.left_join(prior, changed.customer_id == prior._k_old)
+        base = temps.keep(current.semi_join(changed, "customer_id"))  # none for one gone
+        chain = base.left_join(prior, base.customer_id == prior._k_old)
         for i, (part, w, cols) in enumerate(pieces):
             marks = {f"_dirty{i}": part._dirty} if w is not None else {}
             fresh = part.select(**{f"_k{i}": part.customer_id}, **marks,
                                 **{f"_new{i}_{n}": part[c] for n, c in cols.items()})
-            chain = chain.left_join(fresh, changed.customer_id == fresh[f"_k{i}"])
+            chain = chain.left_join(fresh, base.customer_id == fresh[f"_k{i}"])
         for j, (_, delta) in enumerate(deltas):
             d = delta.select(**{f"_m{j}_{c}": delta[c] for c in delta.columns})
-            chain = chain.left_join(d, changed.customer_id == d[f"_m{j}_customer_id"])
+            chain = chain.left_join(d, base.customer_id == d[f"_m{j}_customer_id"])
         columns: dict[str, ir.Value] = {}
         for i, (_, w, cols) in enumerate(pieces):
             for n in cols:
@@ -515,7 +510,7 @@ class FeatureStore:
                 value = red.finish(merged)  # type: ignore[misc]
                 columns[n] = value.fill_null(red.fill) if red.fill is not None else value
                 columns.update({c: merged[p] for p, c in _hidden_parts(n, red).items()})
-        result = chain.select("customer_id", **{c: columns[c] for c in (*names, *parts)})
+        result = chain.select("customer_id", *own, **{c: columns[c] for c in (*names, *parts)})
         self._mark("state", "")  # until the members are written too: a stop means a rebuild
         rows = temps.keep(result)
         clock.lap("their new rows")
@@ -526,7 +521,7 @@ class FeatureStore:
                             f'"{old_names[n]}" TO "{n}"')
         stored = self.ws.con.table(FEATURES_TABLE)
         raw.execute(f'DELETE FROM "{FEATURES_TABLE}" WHERE customer_id IN '  # generated names
-                    f'(SELECT customer_id FROM temp.main."{temps.names[-1]}")')
+                    f'(SELECT customer_id FROM temp.main."{changed_name}")')
         self.ws.con.insert(FEATURES_TABLE, rows.select(*stored.columns))
         clock.lap(f"feature table ({int(rows.count().execute())} rows replaced)")
         customers_n = self._store_members(
@@ -619,7 +614,8 @@ class FeatureStore:
         """What the stored feature table holds: each column but the customers' own and those
         finished on reading, and the parts of the merged measures."""
         on_read = _finished_on_read(plan.measures, table)
-        return ["customer_id", *(n for n in [*plan.measures, *plan.lookups] if n not in on_read),
+        return ["customer_id", *_own_columns(plan),
+                *(n for n in [*plan.measures, *plan.lookups] if n not in on_read),
                 *_part_columns(plan.measures)]
 
     def _store_members(self, plan: _Plan, clock: _Clock, *,
@@ -628,14 +624,11 @@ class FeatureStore:
         from kequn.segments.compiler import Frame
 
         con, raw = self.ws.con, self.ws.raw
-        temps = _Temps(self.ws)  # the window values of the groups read a table, not a join
-        features = temps.keep(self._features_at(plan, columns=plan.columns))
-        frame = Frame(features)
+        frame = Frame(self._group_input(plan))  # a stored table: ranks over it are cheap
         values = {seg_id: compiled(frame) for seg_id, (compiled, _) in plan.groups.items()}
         members = frame.table.select("customer_id", **values)
         raw.execute(f'DROP TABLE IF EXISTS "{MEMBERS_TABLE}"')
         con.create_table(MEMBERS_TABLE, members)
-        temps.drop()
         clock.lap("group members")
         state = {"as_of": plan.as_of.isoformat(), "segments": self.segments,
                  "fingerprint": fingerprint or _fingerprint(self.ws, plan.as_of)}
@@ -643,25 +636,40 @@ class FeatureStore:
         clock.lap("history fingerprint")
         return int(con.table(MEMBERS_TABLE).count().execute())
 
-    def _features_at(self, plan: _Plan, columns: Collection[str] | None = None) -> ir.Table:
-        """The customers known at ``plan.as_of`` with their stored features, and the columns
-        worked out from stored parts and as_of (a recency) finished here; ``columns`` keeps
-        only those of the customers' own columns."""
+    def _features_at(self, plan: _Plan) -> ir.Table:
+        """The customers known at ``plan.as_of`` with their own columns (read afresh) and
+        their stored features."""
+        values = self._finished(plan)
+        own = set(_own_columns(plan))
+        values = values.select(
+            *(c for c in values.columns if c != "customer_id" and c not in own),
+            _k=values.customer_id)
+        base = ft.customer_rows(self.ws, plan.as_of)
+        table = base.left_join(values, base.customer_id == values._k)
+        return table.select(*base.columns, *plan.measures, *plan.lookups)
+
+    def _group_input(self, plan: _Plan) -> ir.Table:
+        """What the groups read, from the stored table alone (customers known at as_of, the
+        own columns kept beside the features): a plain table the ranks are taken over."""
+        t = self._finished(plan)
+        t = t.filter(t.registered_at.isnull() | ft.not_after(t.registered_at, plan.as_of))
+        if "age" in plan.columns:
+            t = t.mutate(age=ft.age_at(t.birthday, plan.as_of))
+        return t.select("customer_id", *sorted(plan.columns - {"customer_id"}),
+                        *plan.measures, *plan.lookups)
+
+    def _finished(self, plan: _Plan) -> ir.Table:
+        """The stored table with the columns finished from stored parts and as_of (a
+        recency) worked out, and the parts left out."""
         stored = self.ws.con.table(FEATURES_TABLE)
-        on_read = _finished_on_read(plan.measures, stored)
         finished = {}
-        for n in on_read:
+        for n in _finished_on_read(plan.measures, stored):
             red = plan.measures[n]
             value = red.finish({p: stored[_stored_part(n, p, red)]  # type: ignore[misc]
                                 for p in red.parts})  # type: ignore[union-attr]
             finished[n] = value.fill_null(red.fill) if red.fill is not None else value
         hidden = set(_part_columns(plan.measures))
-        values = stored.select(_k=stored.customer_id, **finished, **{
-            c: stored[c] for c in stored.columns if c != "customer_id" and c not in hidden})
-        base = ft.customer_rows(self.ws, plan.as_of, columns)
-        table = base.left_join(values, base.customer_id == values._k)
-        order = [*base.columns, *(n for n in [*plan.measures, *plan.lookups])]
-        return table.select(*order)
+        return stored.select(*(c for c in stored.columns if c not in hidden), **finished)
 
     def _state(self) -> dict[str, Any] | None:
         value = self._marked("state")
@@ -782,16 +790,19 @@ def _merge_deltas(ws: Workspace, m: _MergePass, old: _Plan, new: _Plan, before: 
     """
     time = ft.TIME_OF[m.source]  # type: ignore[index]
     stamp = ibis.literal
-    rows1 = ft.source_rows(ws, as_of, m.source, m.derived)  # type: ignore[arg-type]
-    fresh = rows1.filter(rows1[time] > stamp(m.restate, type="timestamp"))
-    agg = fresh.group_by("customer_id").aggregate(**{
-        _delta(n, p, "new"): part.build(fresh)
-        for n in m.windows for p, part in new.measures[n].parts.items()})  # type: ignore[union-attr]
     slices: list[tuple[dt.datetime, dt.datetime]] = []
     if m.restate < before:
         slices.append((m.restate, before))
     slices.extend(dict.fromkeys((before - w, as_of - w) for w in m.windows.values()
                                 if w is not None))
+    if m.source == "paid":  # a promotion day is read from the orders paid that day
+        earliest = min([m.restate, *(lo for lo, _ in slices)])
+        ws = _PaidSince(ws, dt.datetime.combine(earliest.date(), dt.time.min))
+    rows1 = ft.source_rows(ws, as_of, m.source, m.derived)  # type: ignore[arg-type]
+    fresh = rows1.filter(rows1[time] > stamp(m.restate, type="timestamp"))
+    agg = fresh.group_by("customer_id").aggregate(**{
+        _delta(n, p, "new"): part.build(fresh)
+        for n in m.windows for p, part in new.measures[n].parts.items()})  # type: ignore[union-attr]
     if not slices:
         return agg
     rows0 = ft.source_rows(ws, before, m.source, m.derived)  # type: ignore[arg-type]
@@ -828,6 +839,25 @@ def _merged(merge: ft.Merge, stored: ir.Value, new: ir.Value,
         return ibis.greatest(stored, new)
     out = stored.fill_null(0) + new.fill_null(0)  # type: ignore[attr-defined]
     return out - old.fill_null(0) if old is not None else out  # type: ignore[attr-defined]
+
+
+def _own_columns(plan: _Plan) -> list[str]:
+    """The customers' own columns kept beside the features: those the groups read (a
+    birthday for an age), and the registration that says who is known at an as_of."""
+    own = {c for c in plan.columns if c not in ("customer_id", "age")} | {"registered_at"}
+    if "age" in plan.columns:
+        own.add("birthday")
+    return sorted(own)
+
+
+def _own_moved(stored: ir.Table, current: ir.Table, own: Sequence[str]) -> ir.Table:
+    """Customers new, gone, or with another value of a kept own column (a member level)."""
+    now = current.select(_k=current.customer_id, **{f"_c_{c}": current[c] for c in own})
+    both = stored.select("customer_id", *own).outer_join(now, stored.customer_id == now._k)
+    moved = both.customer_id.isnull() | both._k.isnull()
+    for c in own:
+        moved = moved | ~both[c].identical_to(both[f"_c_{c}"])
+    return both.filter(moved).select(customer_id=ibis.coalesce(both.customer_id, both._k))
 
 
 def _finished_on_read(measures: dict[str, ft.Reduction], stored: ir.Table) -> set[str]:
@@ -937,14 +967,14 @@ def _whole_days(column: str, start: dt.datetime,
 
 def _order_hash(as_of: str) -> str:
     """An order's hash as it stood at the parameter ``as_of`` (a parameter name, never user
-    text): a payment after it is new data, not a change, so an order paid later is hashed
-    as open and without its payment time. Any other change of status is a change of
-    history (a refund, a cancellation)."""
+    text): an order paid after it was open then, whatever became of it since (paid,
+    refunded: new data, not a change), so it is hashed as open and without its payment
+    time. Any other change of status is a change of history (a refund of an order paid by
+    then, a cancellation)."""
     return f"""hash(order_id, customer_id, created_at, amount, discount,
             channel, promotion, coupon_id,
             CASE WHEN paid_at <= {as_of} THEN paid_at END,
-            CASE WHEN status IS NULL OR status = 'created' OR (status = 'paid'
-                      AND (paid_at IS NULL OR paid_at > {as_of})) THEN 'open'
+            CASE WHEN paid_at > {as_of} OR status IS NULL OR status = 'created' THEN 'open'
                  ELSE status END)"""
 
 
@@ -960,7 +990,12 @@ _FINGERPRINT_SQL: dict[str, str] = {
                          order_id IN (SELECT order_id FROM newer) AS late FROM order_items)
         SELECT count(*) FILTER (WHERE NOT late),
                bit_xor(h) FILTER (WHERE NOT late) FROM lines""",
-    "events": "SELECT count(*), max(event_time) FROM events WHERE event_time <= $as_of",
+    # a log: its size and latest time up to as_of, each read without scanning it all (the
+    # size less the rows after as_of; the latest time from the last day, _event_latest)
+    "events": """
+        SELECT (SELECT count(*) FROM events)
+               - (SELECT count(*) FROM events WHERE event_time > $as_of)
+               - (SELECT count(*) FROM events WHERE event_time IS NULL)""",
     "products": """SELECT count(*), bit_xor(hash(product_id, name, category, price, brand,
         launched_at, is_standard)) FROM products""",
 }
@@ -1032,10 +1067,41 @@ def _fingerprint(ws: Workspace, as_of: dt.datetime, *,
         used = {k: v for k, v in params.items() if f"${k}" in query}
         row = ws.raw.execute(query, used).fetchone()
         out[name] = [str(v) for v in row] if row else None
+    if "events" in out:
+        out["events"].append(str(_event_latest(ws, as_of)))
     return out
 
 
+def _event_latest(ws: Workspace, as_of: dt.datetime) -> dt.datetime | None:
+    """The latest event time up to ``as_of``: from the last day's blocks when it has any."""
+    for query in ("SELECT max(event_time) FROM events WHERE event_time <= $as_of "
+                  "AND event_time > $as_of - INTERVAL 1 DAY",
+                  "SELECT max(event_time) FROM events WHERE event_time <= $as_of"):
+        latest = ws.raw.execute(query, {"as_of": as_of}).fetchone()[0]
+        if latest is not None:
+            return latest
+    return None
+
+
 _CUSTOMER_TABLES = ("customers", "orders", "events")
+
+
+class _PaidSince:
+    """A workspace whose orders are those paid since a day began: for merging paid orders in
+    slices after it, where a promotion day is read from that day's orders alone."""
+
+    def __init__(self, ws: Any, since: dt.datetime) -> None:
+        self.whole = ws
+        self.since = since
+
+    def table(self, name: str) -> ir.Table:
+        t = self.whole.table(name)
+        if name != "orders":
+            return t
+        return t.filter(t.paid_at >= ibis.literal(self.since, type="timestamp"))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.whole, name)
 
 
 class _Narrowed:
