@@ -63,6 +63,7 @@ def main() -> None:
         "refresh_s": round(report.seconds, 2), "refresh_mode": report.mode,
         "full_standard_s": round(full_standard, 2), "full_store_s": round(rebuilt.seconds, 2),
         "groups": len(store.segments), "groups_differing": wrong,
+        "merged": list(report.merged),
         "dirty": report.dirty, "volatile": report.volatile, "timings": report.timings,
         "customers": report.customers,
     }
