@@ -302,3 +302,24 @@ def test_engine_option_applies_to_any_command_and_names_the_choices(
     good = kequn_cli("--engine", "duckdb", "status", "--json", "-w", workspace)
     assert good.exit_code == 0, good.output
     assert json.loads(good.output)
+
+
+def test_refresh_builds_once_then_merges_each_new_day(workspace: Path, tmp_path: Path) -> None:
+    first = tmp_path / "day1.csv"
+    first.write_text("order_id,customer_id,created_at,paid_at,amount\n"
+                     "o1,c1,2024-03-01 10:00,2024-03-01 10:05,10\n"
+                     "o2,c2,2024-03-01 11:00,,5\n", encoding="utf-8")
+    second = tmp_path / "day2.csv"
+    second.write_text("order_id,customer_id,created_at,paid_at,amount\n"
+                      "o3,c2,2024-03-02 09:00,2024-03-02 09:01,7\n", encoding="utf-8")
+    assert kequn_cli("load", "orders", first, "-w", workspace).exit_code == 0
+    built = kequn_cli("refresh", "-w", workspace, "--as-of", "2024-03-01 23:59", "--json")
+    assert json.loads(built.stdout)["mode"] == "full"
+    assert kequn_cli("load", "orders", second, "-w", workspace).exit_code == 0
+    result = kequn_cli("refresh", "-w", workspace, "--as-of", "2024-03-02 23:59", "--json")
+    report = json.loads(result.stdout)
+    assert report["mode"] == "incremental", report["reason"]
+    assert "paid_orders" in report["merged"]
+    again = kequn_cli("refresh", "-w", workspace, "--as-of", "2024-03-02 23:59", "--full")
+    assert again.exit_code == 0
+    assert "built in full 全量构建 (asked for)" in again.stdout

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 import kequn
-from kequn.cli._app import JsonOpt, WorkspaceOpt, app, echo_json
+from kequn.cli._app import AsOfOpt, JsonOpt, WorkspaceOpt, app, echo_json
 from kequn.errors import KequnError
 from kequn.ingest.load import LoadReport
 from kequn.ingest.mapping import preset_names
@@ -173,6 +173,41 @@ def optimize_command(workspace: WorkspaceOpt = None, as_json: JsonOpt = False) -
         typer.echo(f"{d.table}: {d.rows:,} rows in {d.blocks:,} blocks, each spanning "
                    f"{d.span_before:.1%} of the time range → {d.span_after:.1%}; {what}. "
                    f"{'已按时间重排' if d.rewritten else '已是时间顺序'}")
+
+
+@app.command("refresh")
+def refresh_command(
+    workspace: WorkspaceOpt = None,
+    as_of: AsOfOpt = None,
+    full: Annotated[bool, typer.Option("--full", help="Rebuild from scratch. 全量重建")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Bring the kept feature table and every built-in group's members to as_of, merging the
+    new data instead of reading history again (the first time, or after history changed, a
+    full build). 增量刷新特征表与内置人群。"""
+    from kequn.storage.incremental import FeatureStore
+
+    with kequn.open(workspace) as ws:
+        store = FeatureStore(ws)
+        moment = ws.resolve_as_of(as_of)
+        report = store.build(moment, reason="asked for") if full else store.refresh(moment)
+    if as_json:
+        echo_json({"as_of": report.as_of.isoformat(), "mode": report.mode,
+                   "previous_as_of": report.previous_as_of.isoformat()
+                   if report.previous_as_of else None,
+                   "seconds": round(report.seconds, 3), "customers": report.customers,
+                   "reason": report.reason, "merged": list(report.merged),
+                   "dirty": report.dirty, "volatile": report.volatile,
+                   "timings": report.timings})
+        return
+    how = ("merged the new data 增量刷新" if report.mode == "incremental"
+           else f"built in full 全量构建 ({report.reason})")
+    typer.echo(f"features and {len(store.segments)} groups at {report.as_of:%Y-%m-%d %H:%M}: "
+               f"{how}, {report.seconds:.1f}s, {report.customers:,} customers")
+    if report.mode == "incremental":
+        most = max(report.dirty.values(), default=0)
+        typer.echo(f"{len(report.merged)} measures merged from the new and leaving rows; "
+                   f"at most {most:,} customers recomputed per column 重算客户数")
 
 
 @app.command("config")
