@@ -179,11 +179,20 @@ def _merge_shop(make_shop) -> Workspace:
             {"order_id": "o4", "customer_id": "c2", "created_at": ts("2024-03-01 20:00"),
              "paid_at": ts("2024-03-02 09:00"), "status": "paid", "amount": 5.0},
         ],
+        products=[{"product_id": "p1", "category": "tea"},
+                  {"product_id": "p2", "category": "cups"}],
         events=[
             {"event_id": "e1", "customer_id": "c2", "event": "view",
              "event_time": ts("2024-01-31 23:59:59"), "duration_s": 0.1},
             {"event_id": "e2", "customer_id": "c2", "event": "cart",
              "event_time": ts("2024-03-02 08:00"), "duration_s": 0.2},
+            # c1's views: cups leave the 90-day window, tea stays, a view without a duration
+            {"event_id": "e3", "customer_id": "c1", "event": "view", "product_id": "p2",
+             "event_time": ts("2023-12-03 10:00"), "duration_s": 50.0},
+            {"event_id": "e4", "customer_id": "c1", "event": "view", "product_id": "p1",
+             "event_time": ts("2024-02-20 10:00"), "duration_s": 20.0},
+            {"event_id": "e5", "customer_id": "c1", "event": "view", "product_id": "p1",
+             "event_time": ts("2024-03-02 12:00"), "duration_s": None},
         ],
     )
 
@@ -210,6 +219,14 @@ def test_a_merged_refresh_equals_a_rebuild_across_a_window_edge_and_a_promotion_
     assert members == rows(sg.evaluate(ws, "holiday_shoppers", as_of=after).to_pyarrow())
     assert was == []
     assert members == [("c1",), ("c2",)]
+    # the view-time preference merged: cups left the window, tea is all that is left
+    viewed = {r["customer_id"]: (r["top_category_viewed"], r["top_category_viewed_share"])
+              for r in store.features().to_pyarrow().to_pylist()}
+    assert viewed["c1"] == ("tea", 1.0)
+    then = ft.category_preference(ws, before, by="view_time", window=ft.Window.last(before, 90))
+    assert then.to_pyarrow().to_pylist() == [
+        {"customer_id": "c1", "top_category": "cups", "top_category_share": round(50 / 70, 9)}]
+    assert any("category sums merged" in k for k in report.timings)
     # the kept fingerprint moved on with the new rows, as one taken afresh would be
     assert store._state()["fingerprint"] == _fingerprint(ws, after)
 

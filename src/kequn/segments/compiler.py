@@ -472,8 +472,7 @@ class Compiler:
         window = self.window(node)
         key = _hash(f"{basis} {window}")
         if key not in self._lookups:
-            self._lookups[key] = ft.Lookup(
-                lambda ws, as_of: ft.category_preference(ws, as_of, by=basis, window=window))
+            self._lookups[key] = ft.preference(basis, window, self.as_of)
         name = f"_kq_p_{fn.name}_{key}"
         self.needs.lookups[name] = (self._lookups[key], fn.name)
         return Typed(lambda f: f.col(name), fn.returns)

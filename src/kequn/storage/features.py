@@ -355,12 +355,6 @@ def _units(value: ir.NumericValue, per: int) -> ir.IntegerValue:
     return (value * per).round().cast("int64")
 
 
-def _settled(total: ir.NumericValue) -> ir.FloatingValue:
-    """A sum of decimals (seconds) rounded to 1e-6, for sums over windows (a category's share
-    of view time): exactly 40% must not come out 0.39999999999999997 in one adding order."""
-    return total.round(6)
-
-
 def unpaid(orders: ir.Table, as_of: dt.datetime) -> ir.BooleanValue:
     """Placed and still waiting for payment at ``as_of``: paid after it (whatever became of
     it since: a refund later does not undo that it was waiting then), or never paid and not
@@ -548,29 +542,64 @@ def category_preference(ws: Workspace, as_of: dt.datetime, *, by: PreferenceBasi
 
     Rows without a category are left out; a tie goes to the category name first in order.
     """
+    rows = preference_rows(ws, as_of, by)
+    if window is not None and (w := window.holds(rows.t)) is not None:
+        rows = rows.filter(w)
+    return top_category(category_sums(rows))
+
+
+def preference_rows(ws: Workspace, as_of: dt.datetime, by: PreferenceBasis) -> ir.Table:
+    """``customer_id, category, t, weight``: the views or order lines a preference weighs, up
+    to ``as_of``, with a category."""
     if by in ("views", "view_time"):
         rows = event_rows(ws, as_of, products=True)
         rows = rows.filter(rows.event == "view")
-        time_col = rows.event_time
-        weight = rows.duration_s if by == "view_time" else ibis.literal(1.0)
+        t, weight = rows.event_time, rows.duration_s if by == "view_time" else ibis.literal(1.0)
     else:
         rows = item_rows(ws, as_of)
-        time_col = rows.paid_at
-        weight = rows.quantity if by == "purchases" else rows.line_amount
-    if window is not None and (w := window.holds(time_col)) is not None:
-        rows = rows.filter(w)
+        t, weight = rows.paid_at, rows.quantity if by == "purchases" else rows.line_amount
     rows = rows.filter(rows.category.notnull())
-    # Rounded, so that exactly 40% is 0.4 whatever order the engine adds the seconds in
-    # (117.0 of 292.5 came out 0.4 or 0.39999999999999997 between runs: a group member or not).
-    per = rows.group_by(["customer_id", "category"]).aggregate(
-        amount=_settled(weight.cast("float64").sum()))
-    total = _settled(per.amount.sum().over(ibis.window(group_by=per.customer_id)))
-    order = ibis.window(group_by=per.customer_id,
-                        order_by=[ibis.desc(per.amount), per.category])
-    ranked = per.mutate(_n=ibis.row_number().over(order), _total=total)
+    return rows.select("customer_id", "category", t=t, weight=weight.cast("float64"))
+
+
+def units_of(weight: ir.NumericValue) -> ir.IntegerValue:
+    """A preference weight in the millionths :func:`category_sums` adds up."""
+    return _units(weight, MICRO)
+
+
+def category_sums(rows: ir.Table) -> ir.Table:
+    """``customer_id, category, units, n``: each customer's weight per category in millionths
+    (integers add up exactly in any order, and two sums make the sum of both) and rows."""
+    return rows.group_by(["customer_id", "category"]).aggregate(
+        units=units_of(rows.weight).sum().fill_null(0), n=rows.count())
+
+
+def top_category(sums: ir.Table) -> ir.Table:
+    """``customer_id, top_category, top_category_share`` from :func:`category_sums`: exactly
+    40% is 0.4, whatever order the engine adds the seconds in."""
+    total = sums.units.sum().over(ibis.window(group_by=sums.customer_id))
+    order = ibis.window(group_by=sums.customer_id, order_by=[ibis.desc(sums.units), sums.category])
+    ranked = sums.mutate(_n=ibis.row_number().over(order), _total=total)
     top = ranked.filter(ranked._n == 0)
-    return top.select("customer_id", top_category=top.category,
-                      top_category_share=(top.amount / top._total.nullif(0)).round(9))
+    share = (top.units.cast("float64") / top._total.nullif(0).cast("float64")).round(9)
+    return top.select("customer_id", top_category=top.category, top_category_share=share)
+
+
+@dataclass(frozen=True)
+class Preference(Lookup):
+    """A category preference over the last ``days`` days (None: all time): a lookup whose
+    per-category sums an incremental refresh keeps and merges."""
+
+    by: PreferenceBasis = "view_time"
+    days: float | None = None
+
+
+def preference(by: PreferenceBasis, window: Window | None, as_of: dt.datetime) -> Preference:
+    """The :class:`Preference` lookup of ``category_preference(by=by, window=window)``."""
+    days = None if window is None or window.start is None else (
+        (as_of - window.start).total_seconds() / SECONDS_PER_DAY)
+    return Preference(lambda ws, a: category_preference(ws, a, by=by, window=window),
+                      by=by, days=days)
 
 
 def has_predictions(ws: Workspace) -> bool:
@@ -631,10 +660,7 @@ def standard_lookups(as_of: dt.datetime) -> dict[str, tuple[Lookup, str]]:
     views = Window.last(as_of, 90)
     year = Window.last(as_of, 365)
 
-    def pref(by: PreferenceBasis, window: Window) -> Lookup:
-        return Lookup(lambda ws, a: category_preference(ws, a, by=by, window=window))
-
-    viewed, bought = pref("view_time", views), pref("purchases", year)
+    viewed, bought = preference("view_time", views, as_of), preference("purchases", year, as_of)
     return {
         "top_category_viewed": (viewed, "top_category"),
         "top_category_viewed_share": (viewed, "top_category_share"),

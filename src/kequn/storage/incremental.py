@@ -324,6 +324,8 @@ class FeatureStore:
         scope = ft.Scope(self.ws)
         with scope.keeping():
             self._provide(scope, as_of)
+            self._keep_preferences(plan, scope)
+            clock.lap("category sums of the preferences")
             table = ft.customer_features(
                 scope, as_of, measures={**plan.measures, **_part_measures(plan.measures)},
                 lookups=plan.lookups, standard=False, predictions=False)
@@ -418,13 +420,20 @@ class FeatureStore:
             same[3][name1] = col1
             if look1.fill is not None:
                 fills[name1] = look1.fill
+        preferences: list[tuple[str, ft.Preference, dict[str, str]]] = []
         for i, (look0, look1, _, cols) in enumerate(by_lookup):
+            label = f"lookup {i + 1} ({', '.join(cols)})"
+            if _merges_preference(look1, before, as_of):
+                if _preference_table(look1) not in self.ws.con.list_tables():
+                    return self.build(as_of, reason="the stored columns are from another kequn")
+                preferences.append((label, look1, cols))  # type: ignore[arg-type]
+                continue
             cp = classify(look0.build(self.ws, before), look1.build(self.ws, as_of),
                           relations=True)
             if cp.kind == "volatile":
                 volatile.update(dict.fromkeys(cols, cp.reason))
-            passes.append(_Pass(f"lookup {i + 1} ({', '.join(cols)})", _lookup(look1, as_of),
-                                cols, cp.ranges if cp.kind == "stable" else None))
+            passes.append(_Pass(label, _lookup(look1, as_of), cols,
+                                cp.ranges if cp.kind == "stable" else None))
 
         clock.lap("plan")
         temps = _Temps(self.ws)
@@ -445,6 +454,13 @@ class FeatureStore:
         clock.lap("dirty customers")
         dirty: dict[str, int] = {}
         pieces: list[tuple[ir.Table, ir.Table | None, dict[str, str]]] = []
+        for label, look, cols in preferences:
+            with kept.keeping():
+                kept.provide(("lines", as_of, False), self.ws.con.table(LINES_TABLE))
+                piece, who = self._merge_preference(look, cols, before, as_of, kept, temps)
+            dirty[label] = int(who.count().execute())
+            pieces.append((piece, who, cols))
+            clock.lap(f"{label}: category sums merged, {dirty[label]} customers")
         scope = ft.Scope(self.ws)
         for p in passes:
             if p.ranges is None:
@@ -541,6 +557,57 @@ class FeatureStore:
                              merged=tuple(n for m in merges for n in m.windows))
 
     # -- internals ------------------------------------------------------------------------
+    def _keep_preferences(self, plan: _Plan, scope: ft.Scope) -> None:
+        """Keep each category preference's per-(customer, category) sums at ``plan.as_of``."""
+        for look, _ in plan.lookups.values():
+            if not isinstance(look, ft.Preference):
+                continue
+            rows = ft.preference_rows(scope, plan.as_of, look.by)
+            if look.days is not None:
+                start = plan.as_of - dt.timedelta(days=look.days)
+                rows = rows.filter(rows.t > ibis.literal(start, type="timestamp"))
+            name = _preference_table(look)
+            self.ws.raw.execute(f'DROP TABLE IF EXISTS "{name}"')  # generated, not user text
+            self.ws.con.create_table(name, ft.category_sums(rows))
+
+    def _merge_preference(self, look: ft.Preference, cols: dict[str, str], before: dt.datetime,
+                          as_of: dt.datetime, scope: ft.Scope,
+                          temps: _Temps) -> tuple[ir.Table, ir.Table]:
+        """Merge the rows entering and leaving a preference's window into its kept sums; the
+        top category of each customer whose sums moved, marked dirty, and those customers."""
+        stamp = ibis.literal
+        rows1 = ft.preference_rows(scope, as_of, look.by)
+        slices = [rows1.filter(rows1.t > stamp(before, type="timestamp"))
+                  .mutate(units_sign=ibis.literal(1))]
+        if look.days is not None:
+            w = dt.timedelta(days=look.days)
+            rows0 = ft.preference_rows(scope, before, look.by)
+            slices.append(rows0.filter(rows0.t > stamp(before - w, type="timestamp"),
+                                       rows0.t <= stamp(as_of - w, type="timestamp"))
+                          .mutate(units_sign=ibis.literal(-1)))
+        rows = ibis.union(*slices)
+        delta = rows.group_by(["customer_id", "category"]).aggregate(
+            units=(ft.units_of(rows.weight) * rows.units_sign).sum().fill_null(0),
+            n=rows.units_sign.sum())
+        delta = temps.keep(delta.filter((delta.units != 0) | (delta.n != 0)))
+        name = _preference_table(look)
+        sums = self.ws.con.table(name)
+        both = delta.left_join(sums, ["customer_id", "category"])
+        merged = temps.keep(both.select(
+            "customer_id", "category", units=both.units_right.fill_null(0) + both.units,
+            n=both.n_right.fill_null(0) + both.n))
+        self.ws.raw.execute(
+            f'DELETE FROM "{name}" AS s USING temp.main."{temps.names[-1]}" AS m '  # generated
+            "WHERE s.customer_id = m.customer_id AND s.category = m.category")
+        self.ws.con.insert(name, merged.filter(merged.n > 0))
+        who = temps.keep(delta.select("customer_id").distinct())
+        sums = self.ws.con.table(name)
+        top = ft.top_category(sums.semi_join(who, "customer_id"))
+        marked = who.left_join(top, who.customer_id == top.customer_id).select(
+            who.customer_id, _dirty=ibis.literal(True),
+            **{c: top[c] for c in dict.fromkeys(cols.values())})
+        return temps.keep(marked), who
+
     def _keep_lines(self, as_of: dt.datetime) -> None:
         """Keep the paid order lines at ``as_of`` (in time order) and each buyer's orders of
         each product: what the product repurchase cycles are worked out from."""
@@ -783,6 +850,20 @@ def _merge_window(red0: ft.Reduction, red1: ft.Reduction, rows0: ir.Table, rows1
         if cp.kind == "volatile" or any(col != time_col for col, _, _ in cp.ranges):
             return False
     return window
+
+
+def _preference_table(look: ft.Preference) -> str:
+    """Where a preference's per-(customer, category) sums are kept (generated, not user
+    text): one table per basis and window length, whatever the date."""
+    days = "all" if look.days is None else f"{look.days:g}".replace(".", "_")
+    return f"kq_inc_pref_{look.by}_{days}"
+
+
+def _merges_preference(look: ft.Lookup, before: dt.datetime, as_of: dt.datetime) -> bool:
+    """Whether a lookup is a preference whose kept sums take the day: its window is at least
+    as long as the step, so the rows leaving it are older than the rows entering it."""
+    return isinstance(look, ft.Preference) and (
+        look.days is None or dt.timedelta(days=look.days) >= as_of - before)
 
 
 def _delta(name: str, part: str, side: str) -> str:
