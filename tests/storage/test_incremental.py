@@ -19,7 +19,8 @@ from kequn.clv.repurchase import pair_summary
 from kequn.schema.tables import TABLES
 from kequn.storage import features as ft
 from kequn.storage.engines import EngineGapError
-from kequn.storage.incremental import FeatureStore, RefreshReport, _fingerprint, classify
+from kequn.storage.history import fingerprint
+from kequn.storage.incremental import FeatureStore, RefreshReport, classify
 from kequn.workspace import Workspace
 
 ts = dt.datetime.fromisoformat
@@ -228,7 +229,7 @@ def test_a_merged_refresh_equals_a_rebuild_across_a_window_edge_and_a_promotion_
         {"customer_id": "c1", "top_category": "cups", "top_category_share": round(50 / 70, 9)}]
     assert any("category sums merged" in k for k in report.timings)
     # the kept fingerprint moved on with the new rows, as one taken afresh would be
-    assert store._state()["fingerprint"] == _fingerprint(ws, after)
+    assert store._state()["fingerprint"] == fingerprint(ws, after)
 
 
 def test_spend_is_added_up_in_whole_cents(make_shop) -> None:
@@ -254,7 +255,7 @@ def test_kept_lines_and_product_buyers_equal_the_paid_lines_after_a_refresh(
 
 @pytest.mark.slow
 def test_the_kept_fingerprint_moves_on_as_one_taken_afresh(refreshed: Refreshed) -> None:
-    assert refreshed.store._state()["fingerprint"] == _fingerprint(refreshed.ws, refreshed.after)
+    assert refreshed.store._state()["fingerprint"] == fingerprint(refreshed.ws, refreshed.after)
 
 
 def test_a_refresh_after_one_that_stopped_midway_keeps_every_line_once(make_shop) -> None:

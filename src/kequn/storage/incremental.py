@@ -47,6 +47,7 @@ from ibis.common.exceptions import IbisTypeError
 from kequn.clv.repurchase import cycles_from_pairs, pair_summary, with_categories
 from kequn.storage import features as ft
 from kequn.storage.engines import require
+from kequn.storage.history import advance_fingerprint, fingerprint
 from kequn.workspace import Workspace
 
 __all__ = [
@@ -346,7 +347,7 @@ class FeatureStore:
             return self.build(as_of, reason="as_of is before the stored watermark")
         if state["segments"] != self.segments:
             return self.build(as_of, reason="the groups changed")
-        checked = _fingerprint(self.ws, before)
+        checked = fingerprint(self.ws, before)
         if state["fingerprint"] != checked:
             return self.build(as_of, reason="data up to the watermark changed")
         clock.lap("history check")
@@ -550,7 +551,7 @@ class FeatureStore:
         self.ws.con.insert(FEATURES_TABLE, rows.select(*stored.columns))
         clock.lap(f"feature table ({int(rows.count().execute())} rows replaced)")
         customers_n = self._store_members(
-            new, clock, fingerprint=_advance_fingerprint(self.ws, checked, before, as_of))
+            new, clock, moved_on=advance_fingerprint(self.ws, checked, before, as_of))
         temps.drop()
         return RefreshReport(as_of, before, "incremental", time.perf_counter() - started,
                              customers_n, dirty, volatile, timings=clock.laps,
@@ -695,7 +696,7 @@ class FeatureStore:
                 *_part_columns(plan.measures)]
 
     def _store_members(self, plan: _Plan, clock: _Clock, *,
-                       fingerprint: dict[str, Any] | None = None) -> int:
+                       moved_on: dict[str, Any] | None = None) -> int:
         """Evaluate every group over the stored features at ``plan.as_of``; keep the state."""
         from kequn.segments.compiler import Frame
 
@@ -709,7 +710,7 @@ class FeatureStore:
         con.create_table(MEMBERS_TABLE, members)
         clock.lap("group members")
         state = {"as_of": plan.as_of.isoformat(), "segments": self.segments,
-                 "fingerprint": fingerprint or _fingerprint(self.ws, plan.as_of)}
+                 "fingerprint": moved_on or fingerprint(self.ws, plan.as_of)}
         self._mark("state", json.dumps(state))
         clock.lap("history fingerprint")
         return int(con.table(MEMBERS_TABLE).count().execute())
@@ -1055,124 +1056,6 @@ def _whole_days(column: str, start: dt.datetime,
                 end: dt.datetime) -> tuple[str, dt.datetime, dt.datetime]:
     """The calendar days that ``(start, end]`` touches, as a row-time range."""
     return (column, dt.datetime.combine(start.date(), dt.time.min), end)
-
-
-def _order_hash(as_of: str) -> str:
-    """An order's hash as it stood at the parameter ``as_of`` (a parameter name, never user
-    text): an order paid after it was open then, whatever became of it since (paid,
-    refunded: new data, not a change), so it is hashed as open and without its payment
-    time. Any other change of status is a change of history (a refund of an order paid by
-    then, a cancellation)."""
-    return f"""hash(order_id, customer_id, created_at, amount, discount,
-            channel, promotion, coupon_id,
-            CASE WHEN paid_at <= {as_of} THEN paid_at END,
-            CASE WHEN paid_at > {as_of} OR status IS NULL OR status = 'created' THEN 'open'
-                 ELSE status END)"""
-
-
-# DuckDB-only (the store lives in the embedded database); parameters, never user text.
-_FINGERPRINT_SQL: dict[str, str] = {
-    "orders": f"""
-        SELECT count(*), bit_xor({_order_hash("$as_of")})
-        FROM orders WHERE created_at <= $as_of""",
-    # the lines of orders placed by as_of: all lines, less (by XOR) the few of newer orders
-    "order_items": """
-        WITH newer AS (SELECT order_id FROM orders WHERE created_at > $as_of),
-        lines AS (SELECT hash(order_id, product_id, quantity, unit_price) AS h,
-                         order_id IN (SELECT order_id FROM newer) AS late FROM order_items)
-        SELECT count(*) FILTER (WHERE NOT late),
-               bit_xor(h) FILTER (WHERE NOT late) FROM lines""",
-    # a log: its size and latest time up to as_of, each read without scanning it all (the
-    # size less the rows after as_of; the latest time from the last day, _event_latest)
-    "events": """
-        SELECT (SELECT count(*) FROM events)
-               - (SELECT count(*) FROM events WHERE event_time > $as_of)
-               - (SELECT count(*) FROM events WHERE event_time IS NULL)""",
-    "products": """SELECT count(*), bit_xor(hash(product_id, name, category, price, brand,
-        launched_at, is_standard)) FROM products""",
-}
-
-
-# What moves a fingerprint from the watermark to the new as_of: the orders placed or paid in
-# between (the ones placed before taken out as they stood, put back as they stand), the lines
-# of the orders placed in between, the events in between. Each read by a time range.
-_ADVANCE_SQL: dict[str, str] = {
-    "orders": f"""
-        WITH moved AS (
-            SELECT * FROM orders WHERE created_at > $before AND created_at <= $as_of
-            UNION ALL
-            SELECT * FROM orders WHERE paid_at > $before AND paid_at <= $as_of
-                                   AND created_at <= $before)
-        SELECT count(*) FILTER (WHERE created_at > $before),
-               bit_xor({_order_hash("$as_of")}),
-               bit_xor({_order_hash("$before")}) FILTER (WHERE created_at <= $before)
-        FROM moved""",
-    "order_items": """
-        SELECT count(*), bit_xor(hash(order_id, product_id, quantity, unit_price))
-        FROM order_items WHERE order_id IN (
-            SELECT order_id FROM orders WHERE created_at > $before AND created_at <= $as_of)""",
-    "events": """SELECT count(*), max(event_time) FROM events
-        WHERE event_time > $before AND event_time <= $as_of""",
-}
-
-
-def _advance_fingerprint(ws: Workspace, checked: dict[str, Any], before: dt.datetime,
-                         as_of: dt.datetime) -> dict[str, Any]:
-    """``_fingerprint(ws, as_of)`` worked out from ``checked`` (the fingerprint at
-    ``before``) and the rows in between, without reading history again."""
-    params = {"before": before, "as_of": as_of}
-
-    def number(text: str) -> int:
-        return 0 if text == "None" else int(text)
-
-    def xor_text(count: int, value: int) -> str:
-        return "None" if count == 0 else str(value)  # what bit_xor of no rows prints
-
-    out = dict(checked)
-    for name, query in _ADVANCE_SQL.items():
-        row = ws.raw.execute(query, params).fetchone()
-        count = number(checked[name][0])
-        if name == "events":
-            latest = checked[name][1] if row[0] == 0 else str(row[1])
-            out[name] = [str(count + row[0]), latest]
-            continue
-        added, xor = row[0], number(checked[name][1])
-        xor ^= number(str(row[1])) ^ (number(str(row[2])) if name == "orders" else 0)
-        out[name] = [str(count + added), xor_text(count + added, xor)]
-    out["products"] = _fingerprint(ws, as_of, tables=("products",))["products"]
-    return out
-
-
-def _fingerprint(ws: Workspace, as_of: dt.datetime, *,
-                 tables: Sequence[str] = tuple(_FINGERPRINT_SQL)) -> dict[str, Any]:
-    """A summary of the data up to ``as_of`` that a changed history changes.
-
-    Orders are hashed as they stood at ``as_of`` (a payment after it is new data, not a
-    change); events are a log, so their count and latest time are enough; the lines of those
-    orders, and the products, are hashed whole. Customers' attributes are read afresh at every
-    refresh, so they need no fingerprint.
-    """
-    params = {"as_of": as_of}
-    out: dict[str, Any] = {}
-    for name in tables:
-        query = _FINGERPRINT_SQL[name]
-        used = {k: v for k, v in params.items() if f"${k}" in query}
-        row = ws.raw.execute(query, used).fetchone()
-        out[name] = [str(v) for v in row] if row else None
-    if "events" in out:
-        out["events"].append(str(_event_latest(ws, as_of)))
-    return out
-
-
-def _event_latest(ws: Workspace, as_of: dt.datetime) -> dt.datetime | None:
-    """The latest event time up to ``as_of``: from the last day's blocks when it has any."""
-    for query in ("SELECT max(event_time) FROM events WHERE event_time <= $as_of "
-                  "AND event_time > $as_of - INTERVAL 1 DAY",
-                  "SELECT max(event_time) FROM events WHERE event_time <= $as_of"):
-        latest = ws.raw.execute(query, {"as_of": as_of}).fetchone()[0]
-        if latest is not None:
-            return latest
-    return None
 
 
 _CUSTOMER_TABLES = ("customers", "orders", "events")

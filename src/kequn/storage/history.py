@@ -1,0 +1,137 @@
+"""A fingerprint of a shop's history up to a moment: what an incremental refresh keeps to know
+that the data it merged into has not changed under it (a refund, a late file).
+
+Orders are hashed as they stood at the moment (an order paid later was open then, whatever
+became of it since); their lines and the products are hashed whole; events are a log, so their
+count and latest time are enough. After a refresh the fingerprint is moved on from the new
+rows alone (:func:`advance_fingerprint`), without reading history again. DuckDB only: the
+store lives in the embedded database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from kequn.workspace import Workspace
+
+__all__ = ["advance_fingerprint", "fingerprint"]
+
+
+def _order_hash(as_of: str) -> str:
+    """An order's hash as it stood at the parameter ``as_of`` (a parameter name, never user
+    text): an order paid after it was open then, whatever became of it since (paid,
+    refunded: new data, not a change), so it is hashed as open and without its payment
+    time. Any other change of status is a change of history (a refund of an order paid by
+    then, a cancellation)."""
+    return f"""hash(order_id, customer_id, created_at, amount, discount,
+            channel, promotion, coupon_id,
+            CASE WHEN paid_at <= {as_of} THEN paid_at END,
+            CASE WHEN paid_at > {as_of} OR status IS NULL OR status = 'created' THEN 'open'
+                 ELSE status END)"""
+
+
+# DuckDB-only (the store lives in the embedded database); parameters, never user text.
+_FINGERPRINT_SQL: dict[str, str] = {
+    "orders": f"""
+        SELECT count(*), bit_xor({_order_hash("$as_of")})
+        FROM orders WHERE created_at <= $as_of""",
+    # the lines of orders placed by as_of: all lines, less (by XOR) the few of newer orders
+    "order_items": """
+        WITH newer AS (SELECT order_id FROM orders WHERE created_at > $as_of),
+        lines AS (SELECT hash(order_id, product_id, quantity, unit_price) AS h,
+                         order_id IN (SELECT order_id FROM newer) AS late FROM order_items)
+        SELECT count(*) FILTER (WHERE NOT late),
+               bit_xor(h) FILTER (WHERE NOT late) FROM lines""",
+    # a log: its size and latest time up to as_of, each read without scanning it all (the
+    # size less the rows after as_of; the latest time from the last day, _event_latest)
+    "events": """
+        SELECT (SELECT count(*) FROM events)
+               - (SELECT count(*) FROM events WHERE event_time > $as_of)
+               - (SELECT count(*) FROM events WHERE event_time IS NULL)""",
+    "products": """SELECT count(*), bit_xor(hash(product_id, name, category, price, brand,
+        launched_at, is_standard)) FROM products""",
+}
+
+
+# What moves a fingerprint from the watermark to the new as_of: the orders placed or paid in
+# between (the ones placed before taken out as they stood, put back as they stand), the lines
+# of the orders placed in between, the events in between. Each read by a time range.
+_ADVANCE_SQL: dict[str, str] = {
+    "orders": f"""
+        WITH moved AS (
+            SELECT * FROM orders WHERE created_at > $before AND created_at <= $as_of
+            UNION ALL
+            SELECT * FROM orders WHERE paid_at > $before AND paid_at <= $as_of
+                                   AND created_at <= $before)
+        SELECT count(*) FILTER (WHERE created_at > $before),
+               bit_xor({_order_hash("$as_of")}),
+               bit_xor({_order_hash("$before")}) FILTER (WHERE created_at <= $before)
+        FROM moved""",
+    "order_items": """
+        SELECT count(*), bit_xor(hash(order_id, product_id, quantity, unit_price))
+        FROM order_items WHERE order_id IN (
+            SELECT order_id FROM orders WHERE created_at > $before AND created_at <= $as_of)""",
+    "events": """SELECT count(*), max(event_time) FROM events
+        WHERE event_time > $before AND event_time <= $as_of""",
+}
+
+
+def advance_fingerprint(ws: Workspace, checked: dict[str, Any], before: dt.datetime,
+                         as_of: dt.datetime) -> dict[str, Any]:
+    """``_fingerprint(ws, as_of)`` worked out from ``checked`` (the fingerprint at
+    ``before``) and the rows in between, without reading history again."""
+    params = {"before": before, "as_of": as_of}
+
+    def number(text: str) -> int:
+        return 0 if text == "None" else int(text)
+
+    def xor_text(count: int, value: int) -> str:
+        return "None" if count == 0 else str(value)  # what bit_xor of no rows prints
+
+    out = dict(checked)
+    for name, query in _ADVANCE_SQL.items():
+        row = ws.raw.execute(query, params).fetchone()
+        count = number(checked[name][0])
+        if name == "events":
+            latest = checked[name][1] if row[0] == 0 else str(row[1])
+            out[name] = [str(count + row[0]), latest]
+            continue
+        added, xor = row[0], number(checked[name][1])
+        xor ^= number(str(row[1])) ^ (number(str(row[2])) if name == "orders" else 0)
+        out[name] = [str(count + added), xor_text(count + added, xor)]
+    out["products"] = fingerprint(ws, as_of, tables=("products",))["products"]
+    return out
+
+
+def fingerprint(ws: Workspace, as_of: dt.datetime, *,
+                 tables: Sequence[str] = tuple(_FINGERPRINT_SQL)) -> dict[str, Any]:
+    """A summary of the data up to ``as_of`` that a changed history changes.
+
+    Orders are hashed as they stood at ``as_of`` (a payment after it is new data, not a
+    change); events are a log, so their count and latest time are enough; the lines of those
+    orders, and the products, are hashed whole. Customers' attributes are read afresh at every
+    refresh, so they need no fingerprint.
+    """
+    params = {"as_of": as_of}
+    out: dict[str, Any] = {}
+    for name in tables:
+        query = _FINGERPRINT_SQL[name]
+        used = {k: v for k, v in params.items() if f"${k}" in query}
+        row = ws.raw.execute(query, used).fetchone()
+        out[name] = [str(v) for v in row] if row else None
+    if "events" in out:
+        out["events"].append(str(_event_latest(ws, as_of)))
+    return out
+
+
+def _event_latest(ws: Workspace, as_of: dt.datetime) -> dt.datetime | None:
+    """The latest event time up to ``as_of``: from the last day's blocks when it has any."""
+    for query in ("SELECT max(event_time) FROM events WHERE event_time <= $as_of "
+                  "AND event_time > $as_of - INTERVAL 1 DAY",
+                  "SELECT max(event_time) FROM events WHERE event_time <= $as_of"):
+        latest = ws.raw.execute(query, {"as_of": as_of}).fetchone()[0]
+        if latest is not None:
+            return latest
+    return None
