@@ -494,11 +494,14 @@ class FeatureStore:
         parts = _part_columns(new.measures)
         own = _own_columns(new)
         current = ft.customer_rows(self.ws, as_of, own)  # known now, as they are now
-        who = [_own_moved(stored, current, own), *(d.select("customer_id") for _, d in deltas),
+        who = [_differing(stored, current, {c: c for c in own}, outer=True),
+               *(d.select("customer_id") for _, d in deltas),
                *(w for _, w, _ in pieces if w is not None)]
-        for i, (part, w, cols) in enumerate(pieces):
+        for part, w, cols in pieces:
             if w is None:  # computed for everyone: the customers whose value moved
-                who.append(_moved(stored, part, cols, fills, old_names, i))
+                was = {n: old_names.get(n, n) for n in cols}
+                who.append(_differing(stored, part, {was[n]: c for n, c in cols.items()},
+                                      fills={was[n]: fills[n] for n in cols if n in fills}))
         changed = temps.keep(ibis.union(*who, distinct=True))
         changed_name = temps.names[-1]
         clock.lap("customers whose columns can have changed")
@@ -943,16 +946,6 @@ def _own_columns(plan: _Plan) -> list[str]:
     return sorted(own)
 
 
-def _own_moved(stored: ir.Table, current: ir.Table, own: Sequence[str]) -> ir.Table:
-    """Customers new, gone, or with another value of a kept own column (a member level)."""
-    now = current.select(_k=current.customer_id, **{f"_c_{c}": current[c] for c in own})
-    both = stored.select("customer_id", *own).outer_join(now, stored.customer_id == now._k)
-    moved = both.customer_id.isnull() | both._k.isnull()
-    for c in own:
-        moved = moved | ~both[c].identical_to(both[f"_c_{c}"])
-    return both.filter(moved).select(customer_id=ibis.coalesce(both.customer_id, both._k))
-
-
 def _finished_on_read(measures: dict[str, ft.Reduction], stored: ir.Table) -> set[str]:
     """Measures finished from their stored parts with as_of (``recency_days``): their value
     moves every day for everyone, so it is worked out when read, not stored."""
@@ -968,19 +961,22 @@ def _finished_on_read(measures: dict[str, ft.Reduction], stored: ir.Table) -> se
     return out
 
 
-def _moved(stored: ir.Table, part: ir.Table, cols: dict[str, str], fills: dict[str, Any],
-           old_names: dict[str, str], i: int) -> ir.Table:
-    """Customers whose value of a column computed for everyone differs from the stored one."""
-    fresh = part.select(**{f"_k{i}": part.customer_id},
-                        **{f"_v{i}_{n}": part[c] for n, c in cols.items()})
-    both = stored.left_join(fresh, stored.customer_id == fresh[f"_k{i}"])
-    moved = None
-    for n in cols:
-        value = both[f"_v{i}_{n}"]
-        value = value.fill_null(fills[n]) if n in fills else value
-        differs = ~both[old_names.get(n, n)].identical_to(value)
-        moved = differs if moved is None else moved | differs
-    return both.filter(moved).select("customer_id")
+def _differing(old: ir.Table, new: ir.Table, columns: dict[str, str], *,
+               fills: dict[str, Any] | None = None, outer: bool = False) -> ir.Table:
+    """Customers whose value of a column differs (NULL-safe) between the stored table ``old``
+    and ``new`` (``columns``: old name to new name; ``fills`` for a customer ``new`` lacks);
+    with ``outer``, customers in only one of them too (new, gone)."""
+    fresh = new.select(_k=new.customer_id,
+                       **{f"_new{i}": new[c] for i, c in enumerate(columns.values())})
+    both = (old.outer_join if outer else old.left_join)(fresh, old.customer_id == fresh._k)
+    moved = (both.customer_id.isnull() | both._k.isnull()) if outer else ibis.literal(False)
+    for i, name in enumerate(columns):
+        value = both[f"_new{i}"]
+        if fills and name in fills:
+            value = value.fill_null(fills[name])
+        moved = moved | ~both[name].identical_to(value)
+    who = ibis.coalesce(both.customer_id, both._k) if outer else both.customer_id
+    return both.filter(moved).select(customer_id=who)
 
 
 def _hidden_parts(name: str, red: ft.Reduction) -> dict[str, str]:
