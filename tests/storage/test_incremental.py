@@ -19,7 +19,7 @@ from kequn.clv.repurchase import pair_summary
 from kequn.schema.tables import TABLES
 from kequn.storage import features as ft
 from kequn.storage.engines import EngineGapError
-from kequn.storage.history import fingerprint
+from kequn.storage.history import HistoryCheck, fingerprint
 from kequn.storage.incremental import FeatureStore, RefreshReport, classify
 from kequn.workspace import Workspace
 
@@ -256,6 +256,17 @@ def test_kept_lines_and_product_buyers_equal_the_paid_lines_after_a_refresh(
 @pytest.mark.slow
 def test_the_kept_fingerprint_moves_on_as_one_taken_afresh(refreshed: Refreshed) -> None:
     assert refreshed.store._state()["fingerprint"] == fingerprint(refreshed.ws, refreshed.after)
+
+
+def test_the_history_check_beside_the_refresh_moves_the_fingerprint_on_or_says_changed(
+        make_shop) -> None:
+    ws = _merge_shop(make_shop)
+    before, after = ts("2024-03-01 23:59:57"), ts("2024-03-02 23:59:57")
+    kept = fingerprint(ws, before)
+    ws.raw.execute("CREATE TABLE written_meanwhile AS SELECT 1 AS x")  # the refresh's writes
+    assert HistoryCheck(ws, kept, before, after).result() == fingerprint(ws, after)
+    ws.raw.execute("UPDATE orders SET status = 'refunded' WHERE order_id = 'o1'")
+    assert HistoryCheck(ws, kept, before, after).result() is None
 
 
 def test_a_refresh_after_one_that_stopped_midway_keeps_every_line_once(make_shop) -> None:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from kequn.workspace import Workspace
 
-__all__ = ["advance_fingerprint", "fingerprint"]
+__all__ = ["HistoryCheck", "advance_fingerprint", "fingerprint"]
 
 
 def _order_hash(as_of: str) -> str:
@@ -80,8 +81,13 @@ _ADVANCE_SQL: dict[str, str] = {
 
 def advance_fingerprint(ws: Workspace, checked: dict[str, Any], before: dt.datetime,
                          as_of: dt.datetime) -> dict[str, Any]:
-    """``_fingerprint(ws, as_of)`` worked out from ``checked`` (the fingerprint at
+    """``fingerprint(ws, as_of)`` worked out from ``checked`` (the fingerprint at
     ``before``) and the rows in between, without reading history again."""
+    return _advance(ws.raw, checked, before, as_of)
+
+
+def _advance(raw: Any, checked: dict[str, Any], before: dt.datetime,
+             as_of: dt.datetime) -> dict[str, Any]:
     params = {"before": before, "as_of": as_of}
 
     def number(text: str) -> int:
@@ -92,7 +98,7 @@ def advance_fingerprint(ws: Workspace, checked: dict[str, Any], before: dt.datet
 
     out = dict(checked)
     for name, query in _ADVANCE_SQL.items():
-        row = ws.raw.execute(query, params).fetchone()
+        row = raw.execute(query, params).fetchone()
         count = number(checked[name][0])
         if name == "events":
             latest = checked[name][1] if row[0] == 0 else str(row[1])
@@ -101,7 +107,7 @@ def advance_fingerprint(ws: Workspace, checked: dict[str, Any], before: dt.datet
         added, xor = row[0], number(checked[name][1])
         xor ^= number(str(row[1])) ^ (number(str(row[2])) if name == "orders" else 0)
         out[name] = [str(count + added), xor_text(count + added, xor)]
-    out["products"] = fingerprint(ws, as_of, tables=("products",))["products"]
+    out["products"] = _fingerprint(raw, as_of, ("products",))["products"]
     return out
 
 
@@ -114,24 +120,62 @@ def fingerprint(ws: Workspace, as_of: dt.datetime, *,
     orders, and the products, are hashed whole. Customers' attributes are read afresh at every
     refresh, so they need no fingerprint.
     """
+    return _fingerprint(ws.raw, as_of, tables)
+
+
+def _fingerprint(raw: Any, as_of: dt.datetime, tables: Sequence[str]) -> dict[str, Any]:
     params = {"as_of": as_of}
     out: dict[str, Any] = {}
     for name in tables:
         query = _FINGERPRINT_SQL[name]
         used = {k: v for k, v in params.items() if f"${k}" in query}
-        row = ws.raw.execute(query, used).fetchone()
+        row = raw.execute(query, used).fetchone()
         out[name] = [str(v) for v in row] if row else None
     if "events" in out:
-        out["events"].append(str(_event_latest(ws, as_of)))
+        out["events"].append(str(_event_latest(raw, as_of)))
     return out
 
 
-def _event_latest(ws: Workspace, as_of: dt.datetime) -> dt.datetime | None:
+def _event_latest(raw: Any, as_of: dt.datetime) -> dt.datetime | None:
     """The latest event time up to ``as_of``: from the last day's blocks when it has any."""
     for query in ("SELECT max(event_time) FROM events WHERE event_time <= $as_of "
                   "AND event_time > $as_of - INTERVAL 1 DAY",
                   "SELECT max(event_time) FROM events WHERE event_time <= $as_of"):
-        latest = ws.raw.execute(query, {"as_of": as_of}).fetchone()[0]
+        latest = raw.execute(query, {"as_of": as_of}).fetchone()[0]
         if latest is not None:
             return latest
     return None
+
+
+class HistoryCheck:
+    """Whether the history up to ``before`` still has the ``kept`` fingerprint, and if so the
+    fingerprint moved on to ``as_of``: worked out on a cursor of its own, in a thread, while
+    the refresh goes on (hashing every order takes a second at 1,000,000 customers; the
+    refresh spends that long in Python). Both read only the source tables, which a refresh
+    never writes, so the refresh's own writes cannot change what it sees.
+    """
+
+    def __init__(self, ws: Workspace, kept: dict[str, Any], before: dt.datetime,
+                 as_of: dt.datetime) -> None:
+        self._cursor = ws.raw.cursor()
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kequn-history")
+        self._future: Future[dict[str, Any] | None] = self._pool.submit(
+            self._run, kept, before, as_of)
+
+    def _run(self, kept: dict[str, Any], before: dt.datetime,
+             as_of: dt.datetime) -> dict[str, Any] | None:
+        checked = _fingerprint(self._cursor, before, tuple(_FINGERPRINT_SQL))
+        return _advance(self._cursor, checked, before, as_of) if checked == kept else None
+
+    def result(self) -> dict[str, Any] | None:
+        """The fingerprint at ``as_of``, or None when the history up to ``before`` changed
+        (waits for the check; an error in it is raised here)."""
+        try:
+            return self._future.result()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Wait for the check and let its cursor go."""
+        self._pool.shutdown(wait=True)
+        self._cursor.close()

@@ -47,7 +47,7 @@ from ibis.common.exceptions import IbisTypeError
 from kequn.clv.repurchase import cycles_from_pairs, pair_summary, with_categories
 from kequn.storage import features as ft
 from kequn.storage.engines import require
-from kequn.storage.history import advance_fingerprint, fingerprint
+from kequn.storage.history import HistoryCheck, fingerprint
 from kequn.workspace import Workspace
 
 __all__ = [
@@ -347,11 +347,20 @@ class FeatureStore:
             return self.build(as_of, reason="as_of is before the stored watermark")
         if state["segments"] != self.segments:
             return self.build(as_of, reason="the groups changed")
-        checked = fingerprint(self.ws, before)
-        if state["fingerprint"] != checked:
-            return self.build(as_of, reason="data up to the watermark changed")
-        clock.lap("history check")
+        check = HistoryCheck(self.ws, state["fingerprint"], before, as_of)  # beside the work
+        try:
+            return self._refresh(before, as_of, check, clock, started)
+        except Exception:
+            if check.result() is None:  # a changed history can break the merges: rebuild
+                return self.build(as_of, reason="data up to the watermark changed")
+            raise
+        finally:
+            check.close()
 
+    def _refresh(self, before: dt.datetime, as_of: dt.datetime, check: HistoryCheck,
+                 clock: _Clock, started: float) -> RefreshReport:
+        """The refresh from ``before``, checking the history up to it (``check``) before the
+        state is moved on: a changed history means a full rebuild."""
         old, new = self._plan(before), self._plan(as_of)
         if list(old.measures) != list(new.measures) or len(old.lookups) != len(new.lookups):
             return self.build(as_of, reason="the feature columns changed")
@@ -553,8 +562,12 @@ class FeatureStore:
                     f'(SELECT customer_id FROM temp.main."{changed_name}")')
         self.ws.con.insert(FEATURES_TABLE, rows.select(*stored.columns))
         clock.lap(f"feature table ({int(rows.count().execute())} rows replaced)")
-        customers_n = self._store_members(
-            new, clock, moved_on=advance_fingerprint(self.ws, checked, before, as_of))
+        moved_on = check.result()
+        clock.lap("history check (waited for)")
+        if moved_on is None:
+            temps.drop()
+            return self.build(as_of, reason="data up to the watermark changed")
+        customers_n = self._store_members(new, clock, moved_on=moved_on)
         temps.drop()
         return RefreshReport(as_of, before, "incremental", time.perf_counter() - started,
                              customers_n, dirty, volatile, timings=clock.laps,
@@ -635,14 +648,14 @@ class FeatureStore:
         self.ws.con.insert(LINES_TABLE, day.order_by("paid_at"))
         kept = self.ws.con.table(LINES_TABLE)
         new = pair_summary(kept.filter(kept.paid_at > ibis.literal(before, type="timestamp")))
-        pairs = self.ws.con.table(PAIRS_TABLE)
-        both = pairs.inner_join(new, ["product_id", "customer_id"])
+        # one join from the day's few pairs (an inner join and an anti-join read the kept
+        # pairs twice: 0.33 s against 0.2 s at 1,000,000 customers)
+        both = new.left_join(self.ws.con.table(PAIRS_TABLE), ["product_id", "customer_id"])
         merged = both.select(
-            "product_id", "customer_id", orders=both.orders + both.orders_right,
-            first=ibis.least(both["first"], both.first_right),
-            last=ibis.greatest(both["last"], both.last_right))
-        fresh = new.anti_join(pairs, ["product_id", "customer_id"])
-        changed = self.ws.con.create_table("_kq_inc_pairs_new", merged.union(fresh), temp=True)
+            "product_id", "customer_id", orders=both.orders + both.orders_right.fill_null(0),
+            first=ibis.coalesce(ibis.least(both["first"], both.first_right), both["first"]),
+            last=ibis.coalesce(ibis.greatest(both["last"], both.last_right), both["last"]))
+        changed = self.ws.con.create_table("_kq_inc_pairs_new", merged, temp=True)
         raw = self.ws.raw
         raw.execute(f'DELETE FROM "{PAIRS_TABLE}" AS p USING temp.main._kq_inc_pairs_new AS n '
                     "WHERE p.product_id = n.product_id AND p.customer_id = n.customer_id")
