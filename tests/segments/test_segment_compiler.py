@@ -135,6 +135,29 @@ def test_cart_then_not_pay_within_24h_needs_the_24h_to_have_passed(make_shop) ->
     assert members(ws, "events(cart) THEN paid_orders AFTER 1d") == ["paid_late"]
 
 
+def test_bought_then_not_bought_again_looks_at_each_products_last_purchase(make_shop) -> None:
+    s = Shop().product("tea", "drinks", 10).product("cup", "kitchen", 30)
+    s.order("due", 40, products=("tea",), quantity=3)  # 40 days ago, not bought again
+    s.order("rebought", 40, products=("tea",), quantity=3)
+    s.order("rebought", 5, products=("tea",))
+    s.order("early_big", 40, products=("tea",), quantity=3)  # the big one is not the last
+    s.order("early_big", 20, products=("tea",), quantity=1)
+    s.order("other_product", 40, products=("tea",))
+    s.order("other_product", 5, products=("cup",))
+    ws = s.build(make_shop)
+    due = ("items_bought(where: days_since_paid BETWEEN 30 AND 50) "
+           "THEN NOT items_bought SAME product")
+    assert members(ws, due) == ["due", "other_product"]
+    windowed = ("items_bought(last: 30d, where: category = 'drinks') "
+                "THEN NOT items_bought SAME product")
+    assert members(ws, windowed) == ["early_big", "rebought"]
+    # a line's own quantity: any line with none bought after it, not only the last ones
+    big = "items_bought(where: quantity >= 3) THEN NOT items_bought SAME product"
+    assert members(ws, big) == ["due"]
+    big_any = "items_bought(where: quantity >= 1) THEN NOT items_bought SAME product"
+    assert members(ws, big_any) == ["due", "early_big", "other_product", "rebought"]
+
+
 def test_stopped_and_restarted_buying(make_shop) -> None:
     s = Shop()
     s.order("stopped", 200)

@@ -462,7 +462,7 @@ def price_positions(products: ir.Table) -> ir.FloatingValue:
 
 def item_rows(ws: Workspace | Scope, as_of: dt.datetime, *, cycles: ir.Table | None = None,
               repurchase_ranks: Collection[int] = (), products: bool = True,
-              order_columns: bool = False) -> ir.Table:
+              order_columns: bool = False, lines: ir.Table | None = None) -> ir.Table:
     """Lines of paid orders at ``as_of``, with the product's columns unless ``products`` is off.
 
     ``quantity`` defaults to 1; ``days_since_paid`` is in days. With the products,
@@ -471,9 +471,12 @@ def item_rows(ws: Workspace | Scope, as_of: dt.datetime, *, cycles: ir.Table | N
     With ``cycles`` (one row per product: buyers, repurchase_rate, median_interval_days)
     each line also carries the product's repurchase figures, and ``repurchase_top_percent_N``
     ranks the product by repurchase rate among products with at least N buyers (1 = highest).
-    In a :class:`Scope` that keeps row sets, the lines are computed once.
+    In a :class:`Scope` that keeps row sets, the lines are computed once. ``lines`` stand in
+    for the paid lines (:func:`last_purchases`: no quantity or price, so no ``line_amount``).
     """
-    if isinstance(ws, Scope) and ws.keeps:
+    if lines is not None:
+        rows = lines
+    elif isinstance(ws, Scope) and ws.keeps:
         # Kept narrow: joining the products (a small table) again, and working out
         # days_since_paid, costs less than storing those columns on every line.
         rows = ws.paid_lines(as_of, order_columns)
@@ -523,11 +526,33 @@ def paid_lines(ws: Workspace | Scope, as_of: dt.datetime, *,
 
 def _product_columns(rows: ir.Table, ws: Workspace | Scope) -> ir.Table:
     rows = _with_products(rows, ws)
-    return rows.mutate(
-        line_amount=rows.quantity * rows.unit_price.fill_null(rows.price),
-        days_since_launch=(rows.paid_at.epoch_seconds() - rows.launched_at.epoch_seconds())
-        / SECONDS_PER_DAY,
-    )
+    launch = {"days_since_launch": (rows.paid_at.epoch_seconds()
+                                    - rows.launched_at.epoch_seconds()) / SECONDS_PER_DAY}
+    if "quantity" not in rows.columns:  # a buyer's last purchase, not a line
+        return rows.mutate(**launch)
+    return rows.mutate(line_amount=rows.quantity * rows.unit_price.fill_null(rows.price),
+                       **launch)
+
+
+LINE_COLUMNS = frozenset({"order_id", "quantity", "unit_price", "line_amount",
+                          *ITEM_ORDER_COLUMNS})
+"""An item row's columns that belong to its line, not to its product and time."""
+
+
+def product_buyers(ws: Workspace | Scope, as_of: dt.datetime) -> ir.Table:
+    """``product_id, customer_id, orders, first, last``: each buyer's paid orders of each
+    product at ``as_of`` (:func:`kequn.clv.repurchase.pair_summary` of the paid lines; kept
+    by an incremental refresh, computed once in a keeping :class:`Scope`)."""
+    from kequn.clv.repurchase import pair_summary
+
+    return _shared(ws, ("product buyers", as_of),
+                   lambda: pair_summary(item_rows(ws, as_of, products=False)))
+
+
+def last_purchases(ws: Workspace | Scope, as_of: dt.datetime) -> ir.Table:
+    """``customer_id, product_id, paid_at``: each buyer's last paid order of each product."""
+    pairs = product_buyers(ws, as_of)
+    return pairs.select("customer_id", "product_id", paid_at=pairs["last"])
 
 
 # -- preferences and predictions ------------------------------------------------------------
@@ -670,12 +695,13 @@ def standard_lookups(as_of: dt.datetime) -> dict[str, tuple[Lookup, str]]:
 
 
 def source_rows(ws: Workspace, as_of: dt.datetime, source: Source,
-                derived: Collection[str] = ()) -> ir.Table:
+                derived: Collection[str] = (), *, lines: ir.Table | None = None) -> ir.Table:
     """The rows a :class:`Reduction` over ``source`` reads, with the derived columns asked for.
 
     For events and items, the marker ``products`` joins the products' columns. For items,
-    the repurchase columns come from
-    :func:`kequn.clv.repurchase.product_repurchase_cycles` at the same ``as_of``.
+    the repurchase columns come from the product cycles at the same ``as_of``, worked out
+    from :func:`product_buyers`; ``lines`` stand in for the paid lines (see
+    :func:`item_rows`).
     """
     derived = frozenset(derived)
     if source == "paid":
@@ -688,16 +714,16 @@ def source_rows(ws: Workspace, as_of: dt.datetime, source: Source,
              if d.startswith("repurchase_top_percent_")}
     cycles = None
     if ranks or derived & _CYCLE_COLUMNS:
-        from kequn.clv.repurchase import product_repurchase_cycles
+        from kequn.clv.repurchase import cycles_from_pairs, with_categories
 
-        def build() -> ir.Table:
-            lines = item_rows(ws, as_of, products=False)
-            return product_repurchase_cycles(ws.table("orders"), ws.table("order_items"),
-                                             ws.table("products"), as_of=as_of, lines=lines)
+        def build() -> ir.Table:  # product_repurchase_cycles, from the buyers kept once
+            return with_categories(cycles_from_pairs(product_buyers(ws, as_of)),
+                                   ws.table("products"))
 
         cycles = _shared(ws, ("cycles", as_of), build)
     return item_rows(ws, as_of, cycles=cycles, repurchase_ranks=ranks,
-                     products="products" in derived, order_columns="order_columns" in derived)
+                     products="products" in derived, order_columns="order_columns" in derived,
+                     lines=lines)
 
 
 _CYCLE_COLUMNS = frozenset({"product_buyers", "repurchase_rate", "repurchase_interval_days"})

@@ -664,8 +664,10 @@ class FeatureStore:
         self._mark("lines", as_of.isoformat())
 
     def _provide(self, scope: ft.Scope, as_of: dt.datetime) -> None:
-        """Give ``scope`` the kept paid lines and the product cycles from the kept pairs."""
+        """Give ``scope`` the kept paid lines, the kept pairs (each buyer's orders of each
+        product) and the product cycles from them."""
         scope.provide(("lines", as_of, False), self.ws.con.table(LINES_TABLE))
+        scope.provide(("product buyers", as_of), self.ws.con.table(PAIRS_TABLE))
         cycles = with_categories(cycles_from_pairs(self.ws.con.table(PAIRS_TABLE)),
                                  self.ws.table("products"))
         scope.provide(("cycles", as_of), scope.shared(("cycles from pairs", as_of),
