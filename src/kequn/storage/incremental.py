@@ -12,8 +12,9 @@ of each product, and :meth:`FeatureStore.refresh` brings them to a later ``as_of
 - *recomputed for the dirty customers*: a distinct count, a preference, a sequence — for the
   customers with a row in the new day or on a window's moving edge, from their rows;
 - *recomputed for everyone*: a column reading a shop-wide input the day changes (the product
-  repurchase cycles of ``repurchase_due``, from the kept per-buyer orders); only customers
-  whose value moved are written.
+  repurchase cycles of ``repurchase_due``, from the kept per-buyer orders, and the group from
+  each buyer's last purchase of each product there); only customers whose value moved are
+  written.
 
 Which way a column goes is read from its expressions, not from a list kept by hand: each is
 built at the old and the new ``as_of``; the literals that differ are the as_of-relative ones.
@@ -26,7 +27,8 @@ are then evaluated over the stored table. Refreshing is exact; the tests compare
 rebuild.
 
 The history up to the watermark must not change (rows are appended; an order may get paid).
-A fingerprint of it is kept (moved on from the new rows alone), and a changed history (a
+A fingerprint of it is kept (moved on from the new rows alone; checked on a cursor of its own
+beside the refresh, and waited for before the state moves on), and a changed history (a
 refund, a late-loaded file) makes the refresh a full rebuild.
 """
 
@@ -269,7 +271,7 @@ class FeatureStore:
     """The feature table and the members of every built-in group, kept at a watermark.
 
     A refresh gives exactly a full rebuild's answer; after a day of data it takes about a
-    third of one at 1,000,000 customers (docs/scale.md has the figures, and what it would
+    fifth of one at 1,000,000 customers (docs/scale.md has the figures, and what it would
     take to go further).
 
     Examples
