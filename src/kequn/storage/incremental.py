@@ -433,15 +433,14 @@ class FeatureStore:
             if look1.fill is not None:
                 fills[name1] = look1.fill
         preferences: list[tuple[str, ft.Preference, dict[str, str]]] = []
-        for i, (look0, look1, _, cols) in enumerate(by_lookup):
+        for i, (look0, look1, built, cols) in enumerate(by_lookup):
             label = f"lookup {i + 1} ({', '.join(cols)})"
             if _merges_preference(look1, before, as_of):
                 if _preference_table(look1) not in self.ws.con.list_tables():
                     return self.build(as_of, reason="the stored columns are from another kequn")
                 preferences.append((label, look1, cols))  # type: ignore[arg-type]
                 continue
-            cp = classify(look0.build(self.ws, before), look1.build(self.ws, as_of),
-                          relations=True)
+            cp = classify(look0.build(self.ws, before), built, relations=True)
             if cp.kind == "volatile":
                 volatile.update(dict.fromkeys(cols, cp.reason))
             passes.append(_Pass(label, _lookup(look1, as_of), cols,
