@@ -157,9 +157,49 @@ def test_sums_counts_and_last_times_are_merged_not_recomputed(refreshed: Refresh
     # all-time and windowed counts and sums, a last time, and what is finished from them
     assert {"paid_orders", "spend", "aov", "last_paid_at", "recency_days", "spend_365d",
             "events_30d", "intent_score_14d", "last_event_at"} <= merged
-    # a distinct count cannot take a leaving day back out: recomputed for its dirty customers
+    # a distinct count cannot take a leaving day back out of a count: it keeps its days
     assert "active_days_30d" not in merged
     assert "active_days_30d" not in refreshed.report.volatile
+    assert "active_days_30d: its values' latest times" in refreshed.report.dirty
+
+
+def test_distinct_counts_refresh_from_each_values_latest_time_across_the_window_edge(
+        make_shop) -> None:
+    def view(eid: str, cid: str, t: str) -> dict:
+        return {"event_id": eid, "customer_id": cid, "event": "view", "event_time": ts(t)}
+
+    def paid(oid: str, cid: str, t: str, promotion: str | None) -> dict:
+        return {"order_id": oid, "customer_id": cid, "created_at": ts(t), "paid_at": ts(t),
+                "status": "paid", "amount": 1.0, "promotion": promotion}
+
+    ws = make_shop(
+        customers=[{"customer_id": c, "registered_at": ts("2023-01-01")}
+                   for c in ("late", "gone", "new")],
+        events=[
+            # 1 February leaves the window by its morning, and stays by its last second
+            view("e1", "late", "2024-02-01 10:00"), view("e2", "late", "2024-02-01 23:59:58"),
+            view("e3", "late", "2024-02-15 10:00"),
+            view("e4", "gone", "2024-02-01 10:00"),
+            view("e5", "new", "2024-03-02 10:00"), view("e6", "new", "2024-03-02 11:00")],
+        orders=[paid("o1", "late", "2024-03-01 10:00", "spring"),
+                paid("o2", "late", "2024-03-02 10:00", "spring"),  # the same month again
+                paid("o3", "new", "2024-03-02 10:00", "spring")])
+    before, after = ts("2024-03-01 23:59:57"), ts("2024-03-02 23:59:57")
+    store = FeatureStore(ws, segments=["campaign_buyers"])
+    store.build(before)
+    report = store.refresh(after)
+    assert report.mode == "incremental", report.reason
+    periods = next(n for n, r in store._plan(after).measures.items()
+                   if n != "active_days_30d" and r.key is not None)
+    assert {f"{n}: its values' latest times" for n in ("active_days_30d", periods)} <= set(
+        report.dirty)
+    got = {r["customer_id"]: (r["active_days_30d"], r[periods])
+           for r in store.features().to_pyarrow().to_pylist()}
+    assert got == {"late": (2, 1), "gone": (0, 0), "new": (1, 1)}
+    plan = store._plan(after)
+    full = ft.customer_features(ws, after, measures=plan.measures, lookups=plan.lookups,
+                                standard=False, predictions=False).to_pyarrow()
+    assert rows(store.features().to_pyarrow()) == rows(full)
 
 
 def _merge_shop(make_shop) -> Workspace:

@@ -230,6 +230,10 @@ class Reduction:
     counts: Callable[[ir.Table], ir.BooleanValue | None] | None = None  # which rows count
     parts: Mapping[str, Part] | None = None
     finish: Callable[[Mapping[str, ir.Value]], ir.Value] | None = None
+    # a distinct count: the value it counts (a day, a promotion month) and which rows count,
+    # its window left out; an incremental refresh keeps each value's latest time instead
+    key: Callable[[ir.Table], ir.Value] | None = None
+    keyed: Callable[[ir.Table], ir.BooleanValue | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -258,9 +262,12 @@ def measure(source: Source, kind: Measure, as_of: dt.datetime, *, window: Window
     as_of_epoch = as_of_literal(as_of).epoch_seconds()
 
     def condition(rows: ir.Table) -> ir.BooleanValue | None:
+        w = None if window is None else window.holds(rows[time_col])
+        rest = unwindowed(rows)
+        return w if rest is None else rest if w is None else w & rest
+
+    def unwindowed(rows: ir.Table) -> ir.BooleanValue | None:
         parts = []
-        if window is not None and (w := window.holds(rows[time_col])) is not None:
-            parts.append(w)
         if where is not None:
             parts.append(where(rows))
         if events:
@@ -318,31 +325,42 @@ def measure(source: Source, kind: Measure, as_of: dt.datetime, *, window: Window
                            lambda p: (p["nano"] / NANO / p["n"].nullif(0)).round(9)),
     }
 
+    def key(rows: ir.Table) -> ir.Value:
+        t = rows[time_col]
+        if kind == "promotion_periods":
+            # (promotion, month) as a pair, not text: no string made per order
+            return ibis.struct({"promotion": rows.promotion, "month": t.year() * 100 + t.month()})
+        if kind == "active_days":
+            return t.date()
+        if kind == "distinct_products":
+            return rows.product_id
+        msg = f"unknown measure {kind!r}"
+        raise ValueError(msg)
+
+    def keyed(rows: ir.Table) -> ir.BooleanValue | None:
+        cond = unwindowed(rows)
+        if kind != "promotion_periods":
+            return cond
+        promoted = rows.promotion.notnull()
+        return promoted if cond is None else cond & promoted
+
     def build(rows: ir.Table) -> ir.Value:
         if kind in mergeable:
             parts, finish = mergeable[kind]
             return finish({name: part.build(rows) for name, part in parts.items()})
-        cond = condition(rows)
-        t = rows[time_col]
-        if kind == "promotion_periods":
-            # (promotion, month) as a pair, not text: no string made per order
-            period = ibis.struct({"promotion": rows.promotion,
-                                  "month": t.year() * 100 + t.month()})
-            promoted = rows.promotion.notnull()
-            return period.nunique(where=promoted if cond is None else cond & promoted)
-        if kind == "active_days":
-            return t.date().nunique(where=cond)
-        if kind == "distinct_products":
-            return rows.product_id.nunique(where=cond)
-        msg = f"unknown measure {kind!r}"
-        raise ValueError(msg)
+        w = None if window is None else window.holds(rows[time_col])
+        cond = keyed(rows)
+        cond = w if cond is None else cond if w is None else w & cond
+        return key(rows).nunique(where=cond)
 
     fill = 0 if kind in ("count", "unpaid", "spend", "promotion_periods", "active_days",
                          "duration", "intent_score", "quantity", "item_spend",
                          "distinct_products") else None
     since = window.start if window is not None else None
     parts, finish = mergeable.get(kind, (None, None))
-    return Reduction(source, build, fill, frozenset(derived), since, condition, parts, finish)
+    distinct = kind in ("promotion_periods", "active_days", "distinct_products")
+    return Reduction(source, build, fill, frozenset(derived), since, condition, parts, finish,
+                     key if distinct else None, keyed if distinct else None)
 
 
 MICRO = 1_000_000

@@ -329,6 +329,8 @@ class FeatureStore:
             self._provide(scope, as_of)
             self._keep_preferences(plan, scope)
             clock.lap("category sums of the preferences")
+            self._keep_keys(plan, scope)
+            clock.lap("values the distinct counts count")
             table = ft.customer_features(
                 scope, as_of, measures={**plan.measures, **_part_measures(plan.measures)},
                 lookups=plan.lookups, standard=False, predictions=False)
@@ -383,6 +385,8 @@ class FeatureStore:
             groups.setdefault((red.source, red.derived), []).append(name)
         passes: list[_Pass] = []
         merges: list[_MergePass] = []
+        keyed: list[str] = []  # distinct counts from their kept values' latest times
+        tables = set(self.ws.con.list_tables())
         reductions = {**new.measures, **_part_measures(new.measures)}
         for (source, derived), names in groups.items():
             rows0 = ft.source_rows(self.ws, before, source, derived)  # type: ignore[arg-type]
@@ -395,6 +399,12 @@ class FeatureStore:
                                        before, as_of, restate)
                 if window is not False:
                     merged[name] = window  # type: ignore[assignment]
+                    continue
+                if _keeps_keys(old.measures[name], new.measures[name], rows0, rows1,
+                               before, as_of, restate):
+                    if _keys_table(name) not in tables:
+                        return self.build(as_of, reason="the stored columns are from another kequn")
+                    keyed.append(name)
                     continue
                 cp = classify(old.measures[name].build(rows0), new.measures[name].build(rows1),
                               relations=False)
@@ -448,6 +458,9 @@ class FeatureStore:
 
         clock.lap("plan")
         temps = _Temps(self.ws)
+        # from the first write to the kept tables until the members are written: a stop in
+        # between means a rebuild (the kept sums would take the day twice)
+        self._mark("state", "")
         self._add_lines(before, as_of)
         clock.lap("new paid lines and product buyers")
         deltas = []
@@ -472,6 +485,13 @@ class FeatureStore:
             dirty[label] = int(who.count().execute())
             pieces.append((piece, who, cols))
             clock.lap(f"{label}: category sums merged, {dirty[label]} customers")
+        for name in keyed:
+            piece, who = self._merge_keys(name, new.measures[name], before, as_of,
+                                          flags.filter(flags.touched), temps)
+            label = f"{name}: its values' latest times"
+            dirty[label] = int(who.count().execute())
+            pieces.append((piece, who, {name: name}))
+            clock.lap(f"{label}, {dirty[label]} customers")
         scope = ft.Scope(self.ws)
         for p in passes:
             if p.ranges is None:
@@ -550,7 +570,6 @@ class FeatureStore:
                 columns[n] = value.fill_null(red.fill) if red.fill is not None else value
                 columns.update({c: merged[p] for p, c in _hidden_parts(n, red).items()})
         result = chain.select("customer_id", *own, **{c: columns[c] for c in (*names, *parts)})
-        self._mark("state", "")  # until the members are written too: a stop means a rebuild
         rows = temps.keep(result)
         clock.lap("their new rows")
         raw = self.ws.raw
@@ -625,6 +644,48 @@ class FeatureStore:
             who.customer_id, _dirty=ibis.literal(True),
             **{c: top[c] for c in dict.fromkeys(cols.values())})
         return temps.keep(marked), who
+
+    def _keep_keys(self, plan: _Plan, scope: ft.Scope) -> None:
+        """Keep, for each distinct count, each customer's values in its window (a day, a
+        promotion month) with the latest time of each."""
+        for name, red in plan.measures.items():
+            if red.key is None:
+                continue
+            rows = ft.source_rows(scope, plan.as_of, red.source, red.derived)  # type: ignore[arg-type]
+            if red.since is not None:
+                rows = rows.filter(rows[ft.TIME_OF[red.source]]
+                                   > ibis.literal(red.since, type="timestamp"))
+            table = _keys_table(name)
+            self.ws.raw.execute(f'DROP TABLE IF EXISTS "{table}"')  # generated, not user text
+            self.ws.con.create_table(table, _key_rows(red, rows))
+
+    def _merge_keys(self, name: str, red: ft.Reduction, before: dt.datetime, as_of: dt.datetime,
+                    touched: ir.Table, temps: _Temps) -> tuple[ir.Table, ir.Table]:
+        """Move a distinct count's kept values to ``as_of``: the day's values put in (with their
+        latest time), those whose latest time left the window taken out; the count of each
+        customer who had either or any new row (``touched``: one registered in the day),
+        marked dirty, and those customers."""
+        time = ft.TIME_OF[red.source]
+        stamp = ibis.literal
+        table, raw = _keys_table(name), self.ws.raw
+        rows = ft.source_rows(self.ws, as_of, red.source, red.derived)  # type: ignore[arg-type]
+        fresh = temps.keep(_key_rows(red, rows.filter(rows[time] > stamp(before, "timestamp"))))
+        fresh_name = temps.names[-1]
+        kept = self.ws.con.table(table)
+        who = [fresh.select("customer_id"), touched.select("customer_id")]
+        if red.since is not None:  # every kept time is in the old window: these leave it
+            who.append(kept.filter(kept.t <= stamp(red.since, "timestamp")).select("customer_id"))
+        who_t = temps.keep(ibis.union(*who, distinct=True))
+        raw.execute(f'DELETE FROM "{table}" AS k USING temp.main."{fresh_name}" AS f '  # generated
+                    "WHERE k.customer_id = f.customer_id AND k.key = f.key")
+        self.ws.con.insert(table, fresh)
+        if red.since is not None:
+            raw.execute(f'DELETE FROM "{table}" WHERE t <= ?', [red.since])  # generated name
+        mine = self.ws.con.table(table).semi_join(who_t, "customer_id")
+        counts = mine.group_by("customer_id").aggregate(n=mine.count())
+        marked = who_t.left_join(counts, who_t.customer_id == counts.customer_id).select(
+            who_t.customer_id, _dirty=ibis.literal(True), **{name: counts.n})
+        return temps.keep(marked), who_t
 
     def _keep_lines(self, as_of: dt.datetime) -> None:
         """Keep the paid order lines at ``as_of`` (in time order) and each buyer's orders of
@@ -872,6 +933,42 @@ def _merge_window(red0: ft.Reduction, red1: ft.Reduction, rows0: ir.Table, rows1
         if cp.kind == "volatile" or any(col != time_col for col, _, _ in cp.ranges):
             return False
     return window
+
+
+def _keys_table(name: str) -> str:
+    """Where a distinct count's values are kept (a measure's name: generated or standard)."""
+    return f"kq_inc_keys_{name}"
+
+
+def _key_rows(red: ft.Reduction, rows: ir.Table) -> ir.Table:
+    """``customer_id, key, t``: each value a distinct count counts, with its latest time."""
+    cond = red.keyed(rows)  # type: ignore[misc]
+    rows = rows if cond is None else rows.filter(cond)
+    values = rows.select("customer_id", key=red.key(rows),  # type: ignore[misc]
+                         t=rows[ft.TIME_OF[red.source]])
+    return values.group_by(["customer_id", "key"]).aggregate(t=values.t.max())
+
+
+def _keeps_keys(red0: ft.Reduction, red1: ft.Reduction, rows0: ir.Table, rows1: ir.Table,
+                before: dt.datetime, as_of: dt.datetime, restate: dt.datetime) -> bool:
+    """Whether a distinct count refreshes from its kept values: it counts the values of rows
+    in a window ending at as_of (or all time), and which rows count and what they count does
+    not use as_of. A value counts while its latest time is in the window."""
+    if red0.key is None or red1.key is None or restate < before:
+        return False
+    if (red0.since is None) != (red1.since is None) or (
+            red1.since is not None and as_of - red1.since != before - red0.since):  # type: ignore[operator]
+        return False
+    pairs = [(red0.key(rows0), red1.key(rows1))]  # type: ignore[misc]
+    if (c0 := red0.keyed(rows0)) is not None and (c1 := red1.keyed(rows1)) is not None:  # type: ignore[misc]
+        pairs.append((c0, c1))
+    elif (c0 is None) != (red1.keyed(rows1) is None):  # type: ignore[misc]
+        return False
+    for a, b in pairs:
+        cp = classify(a, b, relations=False)
+        if cp.kind == "volatile" or cp.ranges:
+            return False
+    return True
 
 
 def _preference_table(look: ft.Preference) -> str:
