@@ -18,6 +18,7 @@ from kequn import segments as sg
 from kequn.clv.repurchase import pair_summary
 from kequn.schema.tables import TABLES
 from kequn.storage import features as ft
+from kequn.storage import incremental
 from kequn.storage.engines import EngineGapError
 from kequn.storage.history import HistoryCheck, fingerprint
 from kequn.storage.incremental import FeatureStore, RefreshReport, classify
@@ -321,6 +322,29 @@ def test_a_refresh_after_one_that_stopped_midway_keeps_every_line_once(make_shop
     lines = ft.paid_lines(ws, after)
     assert _kept(ws, "kq_inc_lines") == rows(lines.to_pyarrow())
     assert _kept(ws, "kq_inc_pairs") == rows(pair_summary(lines).to_pyarrow())
+
+
+def test_a_refresh_that_stopped_after_merging_sums_is_followed_by_a_rebuild(
+        make_shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws = _merge_shop(make_shop)
+    before, after = ts("2024-03-01 23:59:57"), ts("2024-03-02 23:59:57")
+    store = FeatureStore(ws, segments=["category_fans"])
+    store.build(before)
+
+    def stop(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    # the category sums and the distinct counts' values took the day; the rows did not
+    monkeypatch.setattr(incremental, "_differing", stop)
+    with pytest.raises(KeyboardInterrupt):
+        store.refresh(after)
+    monkeypatch.undo()
+    report = store.refresh(after)
+    assert report.mode == "full"
+    plan = store._plan(after)
+    full = ft.customer_features(ws, after, measures=plan.measures, lookups=plan.lookups,
+                                standard=False, predictions=False).to_pyarrow()
+    assert rows(store.features().to_pyarrow()) == rows(full)
 
 
 def test_a_table_stored_by_another_kequn_is_rebuilt_not_merged_into(make_shop) -> None:
