@@ -219,7 +219,8 @@ class Reduction:
     and ``finish``: ``build(rows)`` is ``finish`` of the parts aggregated over ``rows``, and
     an incremental refresh merges the parts of new rows into stored ones instead of reading
     history again (:mod:`kequn.storage.incremental`). Distinct counts and means have no
-    parts.
+    parts; a distinct count says instead what it counts (``key``) and which rows count apart
+    from its window (``keyed``), so a refresh can keep each value's latest time.
     """
 
     source: Source

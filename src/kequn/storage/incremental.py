@@ -3,14 +3,19 @@
 A full rebuild reads every order and event again. After one more day of data most customers'
 features have not changed. :class:`FeatureStore` keeps, at a watermark, the feature table of
 every built-in group (and the standard columns), the paid order lines and each buyer's orders
-of each product, and :meth:`FeatureStore.refresh` brings them to a later ``as_of`` three ways:
+of each product, and :meth:`FeatureStore.refresh` brings them to a later ``as_of`` these ways:
 
 - *merged*: a count, a sum, a first or last time, and what is finished from them (an average
   order value, a recency, a mean gap) keeps its parts (:class:`kequn.storage.features.Part`);
   the parts of the rows that entered a window are added and those of the rows that left it
   taken out, each read by a plain time range, never the customer's history;
-- *recomputed for the dirty customers*: a distinct count, a preference, a sequence — for the
-  customers with a row in the new day or on a window's moving edge, from their rows;
+- *merged by category*: a category preference keeps each customer's sums per category, moved
+  by the rows entering and leaving its window; the top category is found again for those;
+- *kept values*: a distinct count (active days, promotion periods) keeps each customer's values
+  with the latest time of each, takes the day's in and those that left the window out, and
+  counts again for those customers;
+- *recomputed for the dirty customers*: a windowed first time, a sequence — for the customers
+  with a row in the new day or on a window's moving edge, from their rows;
 - *recomputed for everyone*: a column reading a shop-wide input the day changes (the product
   repurchase cycles of ``repurchase_due``, from the kept per-buyer orders, and the group from
   each buyer's last purchase of each product there); only customers whose value moved are
