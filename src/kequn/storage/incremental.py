@@ -55,6 +55,7 @@ from kequn.clv.repurchase import cycles_from_pairs, pair_summary, with_categorie
 from kequn.storage import features as ft
 from kequn.storage.engines import require
 from kequn.storage.history import HistoryCheck, fingerprint
+from kequn.storage.run import create_table
 from kequn.workspace import Workspace
 
 __all__ = [
@@ -1145,7 +1146,7 @@ class _Temps:
         name = f"_kq_inc_{len(self.names)}"  # generated, never user text
         self.ws.raw.execute(f'DROP TABLE IF EXISTS temp.main."{name}"')
         self.names.append(name)
-        return self.ws.con.create_table(name, expr, temp=True)
+        return create_table(expr, name, temp=True)  # shared row sets read, not held
 
     def drop(self) -> None:
         for name in self.names:
@@ -1206,7 +1207,11 @@ class _Narrowed:
 
     def table(self, name: str) -> ir.Table:
         t = self.whole.table(name)
-        return t.semi_join(self.who, "customer_id") if name in _CUSTOMER_TABLES else t
+        if name not in _CUSTOMER_TABLES:
+            return t
+        # a filter, not a join: a table two readers share is then read by each with its own
+        # time range (storage.run), not once with both ranges ORed over the whole table
+        return t.filter(t.customer_id.isin(self.who.customer_id))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.whole, name)
