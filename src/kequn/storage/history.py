@@ -4,8 +4,8 @@ that the data it merged into has not changed under it (a refund, a late file).
 Orders are hashed as they stood at the moment (an order paid later was open then, whatever
 became of it since); their lines and the products are hashed whole; events are a log, so their
 count and latest time are enough. After a refresh the fingerprint is moved on from the new
-rows alone (:func:`advance_fingerprint`), without reading history again. DuckDB only: the
-store lives in the embedded database.
+rows alone (:class:`HistoryCheck`, which checks and moves it on beside the refresh), without
+reading history again. DuckDB only: the store lives in the embedded database.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from kequn.workspace import Workspace
 
-__all__ = ["HistoryCheck", "advance_fingerprint", "fingerprint"]
+__all__ = ["HistoryCheck", "fingerprint"]
 
 
 def _order_hash(as_of: str) -> str:
@@ -79,15 +79,10 @@ _ADVANCE_SQL: dict[str, str] = {
 }
 
 
-def advance_fingerprint(ws: Workspace, checked: dict[str, Any], before: dt.datetime,
-                         as_of: dt.datetime) -> dict[str, Any]:
-    """``fingerprint(ws, as_of)`` worked out from ``checked`` (the fingerprint at
-    ``before``) and the rows in between, without reading history again."""
-    return _advance(ws.raw, checked, before, as_of)
-
-
 def _advance(raw: Any, checked: dict[str, Any], before: dt.datetime,
              as_of: dt.datetime) -> dict[str, Any]:
+    """``fingerprint(ws, as_of)`` worked out from ``checked`` (the fingerprint at
+    ``before``) and the rows in between, without reading history again."""
     params = {"before": before, "as_of": as_of}
 
     def number(text: str) -> int:

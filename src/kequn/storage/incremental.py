@@ -452,7 +452,7 @@ class FeatureStore:
         for i, (look0, look1, built, cols) in enumerate(by_lookup):
             label = f"lookup {i + 1} ({', '.join(cols)})"
             if _merges_preference(look1, before, as_of):
-                if _preference_table(look1) not in self.ws.con.list_tables():
+                if _preference_table(look1) not in tables:
                     return self.build(as_of, reason="the stored columns are from another kequn")
                 preferences.append((label, look1, cols))  # type: ignore[arg-type]
                 continue
