@@ -262,23 +262,16 @@ def measure(source: Source, kind: Measure, as_of: dt.datetime, *, window: Window
     time_col = TIME_OF[source]
     as_of_epoch = as_of_literal(as_of).epoch_seconds()
 
+    def in_window(rows: ir.Table) -> ir.BooleanValue | None:
+        return None if window is None else window.holds(rows[time_col])
+
     def condition(rows: ir.Table) -> ir.BooleanValue | None:
-        w = None if window is None else window.holds(rows[time_col])
-        rest = unwindowed(rows)
-        return w if rest is None else rest if w is None else w & rest
+        return _all(in_window(rows), unwindowed(rows))
 
     def unwindowed(rows: ir.Table) -> ir.BooleanValue | None:
-        parts = []
-        if where is not None:
-            parts.append(where(rows))
-        if events:
-            parts.append(rows.event.isin(list(events)))
-        if kind == "unpaid":
-            parts.append(unpaid(rows, as_of))
-        out = None
-        for part in parts:
-            out = part if out is None else out & part
-        return out
+        return _all(None if where is None else where(rows),
+                    rows.event.isin(list(events)) if events else None,
+                    unpaid(rows, as_of) if kind == "unpaid" else None)
 
     def sums(value: Callable[[ir.Table], ir.NumericValue]) -> Part:
         return Part("sum", lambda rows: value(rows).sum(where=condition(rows)))
@@ -339,20 +332,14 @@ def measure(source: Source, kind: Measure, as_of: dt.datetime, *, window: Window
         raise ValueError(msg)
 
     def keyed(rows: ir.Table) -> ir.BooleanValue | None:
-        cond = unwindowed(rows)
-        if kind != "promotion_periods":
-            return cond
-        promoted = rows.promotion.notnull()
-        return promoted if cond is None else cond & promoted
+        promoted = rows.promotion.notnull() if kind == "promotion_periods" else None
+        return _all(unwindowed(rows), promoted)
 
     def build(rows: ir.Table) -> ir.Value:
         if kind in mergeable:
             parts, finish = mergeable[kind]
             return finish({name: part.build(rows) for name, part in parts.items()})
-        w = None if window is None else window.holds(rows[time_col])
-        cond = keyed(rows)
-        cond = w if cond is None else cond if w is None else w & cond
-        return key(rows).nunique(where=cond)
+        return key(rows).nunique(where=_all(in_window(rows), keyed(rows)))
 
     fill = 0 if kind in ("count", "unpaid", "spend", "promotion_periods", "active_days",
                          "duration", "intent_score", "quantity", "item_spend",
@@ -362,6 +349,15 @@ def measure(source: Source, kind: Measure, as_of: dt.datetime, *, window: Window
     distinct = kind in ("promotion_periods", "active_days", "distinct_products")
     return Reduction(source, build, fill, frozenset(derived), since, condition, parts, finish,
                      key if distinct else None, keyed if distinct else None)
+
+
+def _all(*conditions: ir.BooleanValue | None) -> ir.BooleanValue | None:
+    """The conditions given (not None) ANDed in order; None when there are none."""
+    out = None
+    for cond in conditions:
+        if cond is not None:
+            out = cond if out is None else out & cond
+    return out
 
 
 MICRO = 1_000_000

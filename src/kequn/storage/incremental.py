@@ -51,7 +51,7 @@ import ibis.expr.operations as ops
 import ibis.expr.types as ir
 from ibis.common.exceptions import IbisTypeError
 
-from kequn.clv.repurchase import cycles_from_pairs, pair_summary, with_categories
+from kequn.clv.repurchase import pair_summary
 from kequn.storage import features as ft
 from kequn.storage.engines import require
 from kequn.storage.history import HistoryCheck, fingerprint
@@ -732,14 +732,10 @@ class FeatureStore:
         self._mark("lines", as_of.isoformat())
 
     def _provide(self, scope: ft.Scope, as_of: dt.datetime) -> None:
-        """Give ``scope`` the kept paid lines, the kept pairs (each buyer's orders of each
-        product) and the product cycles from them."""
+        """Give ``scope`` the kept paid lines and the kept pairs (each buyer's orders of each
+        product), which the product cycles are worked out from once (features.source_rows)."""
         scope.provide(("lines", as_of, False), self.ws.con.table(LINES_TABLE))
         scope.provide(("product buyers", as_of), self.ws.con.table(PAIRS_TABLE))
-        cycles = with_categories(cycles_from_pairs(self.ws.con.table(PAIRS_TABLE)),
-                                 self.ws.table("products"))
-        scope.provide(("cycles", as_of), scope.shared(("cycles from pairs", as_of),
-                                                      lambda: cycles))
 
     def _plan(self, as_of: dt.datetime) -> _Plan:
         from kequn.segments import Evaluator
@@ -965,11 +961,10 @@ def _keeps_keys(red0: ft.Reduction, red1: ft.Reduction, rows0: ir.Table, rows1: 
     if (red0.since is None) != (red1.since is None) or (
             red1.since is not None and as_of - red1.since != before - red0.since):  # type: ignore[operator]
         return False
-    pairs = [(red0.key(rows0), red1.key(rows1))]  # type: ignore[misc]
-    if (c0 := red0.keyed(rows0)) is not None and (c1 := red1.keyed(rows1)) is not None:  # type: ignore[misc]
-        pairs.append((c0, c1))
-    elif (c0 is None) != (red1.keyed(rows1) is None):  # type: ignore[misc]
+    c0, c1 = red0.keyed(rows0), red1.keyed(rows1)  # type: ignore[misc]
+    if (c0 is None) != (c1 is None):
         return False
+    pairs = [(red0.key(rows0), red1.key(rows1)), *([(c0, c1)] if c0 is not None else [])]  # type: ignore[misc]
     for a, b in pairs:
         cp = classify(a, b, relations=False)
         if cp.kind == "volatile" or cp.ranges:
