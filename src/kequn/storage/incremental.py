@@ -55,7 +55,7 @@ from kequn.clv.repurchase import pair_summary
 from kequn.storage import features as ft
 from kequn.storage.engines import require
 from kequn.storage.history import HistoryCheck, fingerprint
-from kequn.storage.run import create_table
+from kequn.storage.run import create_table, duckdb_sql
 from kequn.workspace import Workspace
 
 __all__ = [
@@ -539,12 +539,15 @@ class FeatureStore:
                 who.append(_differing(stored, part, {was[n]: c for n, c in cols.items()},
                                       fills={was[n]: fills[n] for n in cols if n in fills}))
         changed = temps.keep(ibis.union(*who, distinct=True))
-        changed_name = temps.names[-1]
         clock.lap("customers whose columns can have changed")
+        for n in names:  # a column named for its window's dates takes the new dates' name
+            if old_names.get(n, n) != n:
+                self.ws.raw.execute(f'ALTER TABLE "{FEATURES_TABLE}" RENAME COLUMN '  # generated
+                                    f'"{old_names[n]}" TO "{n}"')
+        stored = self.ws.con.table(FEATURES_TABLE)
         mine = stored.semi_join(changed, "customer_id")  # the hash is built on the few
-        prior = mine.select(_k_old=mine.customer_id, **{
-            f"_old_{n}": mine[old_names.get(n, n)] for n in names},
-            **{f"_old_{c}": mine[c] for c in parts})
+        prior = mine.select(_k_old=mine.customer_id, **{f"_old_{n}": mine[n] for n in names},
+                            **{f"_old_{c}": mine[c] for c in parts})
         base = temps.keep(current.semi_join(changed, "customer_id"))  # none for one gone
         chain = base.left_join(prior, base.customer_id == prior._k_old)
         for i, (part, w, cols) in enumerate(pieces):
@@ -576,18 +579,8 @@ class FeatureStore:
                 columns[n] = value.fill_null(red.fill) if red.fill is not None else value
                 columns.update({c: merged[p] for p, c in _hidden_parts(n, red).items()})
         result = chain.select("customer_id", *own, **{c: columns[c] for c in (*names, *parts)})
-        rows = temps.keep(result)
-        clock.lap("their new rows")
-        raw = self.ws.raw
-        for n in names:  # a column named for its window's dates takes the new dates' name
-            if old_names.get(n, n) != n:
-                raw.execute(f'ALTER TABLE "{FEATURES_TABLE}" RENAME COLUMN '  # generated names
-                            f'"{old_names[n]}" TO "{n}"')
-        stored = self.ws.con.table(FEATURES_TABLE)
-        raw.execute(f'DELETE FROM "{FEATURES_TABLE}" WHERE customer_id IN '  # generated names
-                    f'(SELECT customer_id FROM temp.main."{changed_name}")')
-        self.ws.con.insert(FEATURES_TABLE, rows.select(*stored.columns))
-        clock.lap(f"feature table ({int(rows.count().execute())} rows replaced)")
+        replaced = self._replace_rows(result.select(*stored.columns), changed)
+        clock.lap(f"their new rows, in the feature table ({replaced} rows replaced)")
         moved_on = check.result()
         clock.lap("history check (waited for)")
         if moved_on is None:
@@ -600,6 +593,21 @@ class FeatureStore:
                              merged=tuple(n for m in merges for n in m.windows))
 
     # -- internals ------------------------------------------------------------------------
+    def _replace_rows(self, rows: ir.Table, changed: ir.Table) -> int:
+        """Put ``rows`` (read from the stored table) in place of the ``changed`` customers'
+        rows, in one transaction: the new rows are appended and the rows that were there
+        before (row ids up to the last one then) deleted, so the rows are written once, not
+        stored aside first (0.34 s for 174,536 rows of 1,000,000 customers)."""
+        insert = duckdb_sql(self.ws.con, rows)
+        changed_ids = duckdb_sql(self.ws.con, changed.select("customer_id"))
+        with self.ws.transaction() as raw:
+            last = raw.execute(f'SELECT max(rowid) FROM "{FEATURES_TABLE}"').fetchone()[0]
+            n = raw.execute(f'INSERT INTO "{FEATURES_TABLE}" {insert}').fetchone()[0]
+            if last is not None:  # generated names and kequn's own SQL, never user text
+                raw.execute(f'DELETE FROM "{FEATURES_TABLE}" WHERE rowid <= ? AND customer_id '
+                            f"IN (SELECT customer_id FROM ({changed_ids}))", [last])
+        return int(n)
+
     def _keep_preferences(self, plan: _Plan, scope: ft.Scope) -> None:
         """Keep each category preference's per-(customer, category) sums at ``plan.as_of``."""
         for look, _ in plan.lookups.values():
@@ -777,19 +785,25 @@ class FeatureStore:
                 *(n for n in [*plan.measures, *plan.lookups] if n not in on_read),
                 *_part_columns(plan.measures)]
 
+    def _members_sql(self, plan: _Plan) -> str:
+        """The query of every group's members over the stored features at ``plan.as_of``
+        (building and compiling it is half a second of Python for 38 groups; doing that in
+        a thread beside the refresh's queries made the refresh slower on two cores)."""
+        from kequn.segments.compiler import Frame
+
+        frame = Frame(self._group_input(plan))  # a stored table: ranks over it are cheap
+        values = {seg_id: compiled(frame) for seg_id, (compiled, _) in plan.groups.items()}
+        return duckdb_sql(self.ws.con, frame.table.select("customer_id", **values))
+
     def _store_members(self, plan: _Plan, clock: _Clock, *,
                        moved_on: dict[str, Any] | None = None) -> int:
         """Evaluate every group over the stored features at ``plan.as_of``; keep the state."""
-        from kequn.segments.compiler import Frame
-
-        con = self.ws.con
-        frame = Frame(self._group_input(plan))  # a stored table: ranks over it are cheap
-        values = {seg_id: compiled(frame) for seg_id, (compiled, _) in plan.groups.items()}
-        members = frame.table.select("customer_id", **values)
+        con, raw = self.ws.con, self.ws.raw
+        sql = self._members_sql(plan)
         # written whole: finding and replacing the few rows that moved took longer (3.96 s
         # against 2.6 s for 38 groups of 1,000,000 customers, 48,814 rows moved)
-        self.ws.raw.execute(f'DROP TABLE IF EXISTS "{MEMBERS_TABLE}"')  # constant names
-        con.create_table(MEMBERS_TABLE, members)
+        raw.execute(f'DROP TABLE IF EXISTS "{MEMBERS_TABLE}"')  # constant names
+        raw.execute(f'CREATE TABLE "{MEMBERS_TABLE}" AS {sql}')  # kequn's own SQL
         clock.lap("group members")
         state = {"as_of": plan.as_of.isoformat(), "segments": self.segments,
                  "fingerprint": moved_on or fingerprint(self.ws, plan.as_of)}
