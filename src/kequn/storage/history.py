@@ -56,9 +56,24 @@ _FINGERPRINT_SQL: dict[str, str] = {
 }
 
 
+# The check at the watermark ($before) and the lines moving it on to $as_of, from one scan of
+# the lines (each line marked with its order's time if the order is newer than the
+# watermark): the lines of the orders placed by $before (as _FINGERPRINT_SQL counts them),
+# then those of the orders placed in between. Two scans took 0.25 s more at 1,000,000
+# customers (14 M lines).
+_LINES_CHECK_SQL = """
+    WITH newer AS (SELECT order_id, min(created_at) AS placed FROM orders
+                   WHERE created_at > $before GROUP BY order_id),
+    lines AS (SELECT hash(i.order_id, i.product_id, i.quantity, i.unit_price) AS h, n.placed
+              FROM order_items AS i LEFT JOIN newer AS n ON i.order_id = n.order_id)
+    SELECT count(*) FILTER (WHERE placed IS NULL), bit_xor(h) FILTER (WHERE placed IS NULL),
+           count(*) FILTER (WHERE placed <= $as_of), bit_xor(h) FILTER (WHERE placed <= $as_of)
+    FROM lines"""
+
 # What moves a fingerprint from the watermark to the new as_of: the orders placed or paid in
 # between (the ones placed before taken out as they stood, put back as they stand), the lines
-# of the orders placed in between, the events in between. Each read by a time range.
+# of the orders placed in between (from _LINES_CHECK_SQL), the events in between. Each read
+# by a time range.
 _ADVANCE_SQL: dict[str, str] = {
     "orders": f"""
         WITH moved AS (
@@ -70,37 +85,36 @@ _ADVANCE_SQL: dict[str, str] = {
                bit_xor({_order_hash("$as_of")}),
                bit_xor({_order_hash("$before")}) FILTER (WHERE created_at <= $before)
         FROM moved""",
-    "order_items": """
-        SELECT count(*), bit_xor(hash(order_id, product_id, quantity, unit_price))
-        FROM order_items WHERE order_id IN (
-            SELECT order_id FROM orders WHERE created_at > $before AND created_at <= $as_of)""",
     "events": """SELECT count(*), max(event_time) FROM events
         WHERE event_time > $before AND event_time <= $as_of""",
 }
 
 
-def _advance(raw: Any, checked: dict[str, Any], before: dt.datetime,
+def _number(text: str) -> int:
+    return 0 if text == "None" else int(text)
+
+
+def _advance(raw: Any, checked: dict[str, Any], lines: Sequence[Any], before: dt.datetime,
              as_of: dt.datetime) -> dict[str, Any]:
     """``fingerprint(ws, as_of)`` worked out from ``checked`` (the fingerprint at
-    ``before``) and the rows in between, without reading history again."""
+    ``before``), the lines of the orders placed in between (count and hash) and the other
+    rows in between, without reading history again."""
     params = {"before": before, "as_of": as_of}
-
-    def number(text: str) -> int:
-        return 0 if text == "None" else int(text)
 
     def xor_text(count: int, value: int) -> str:
         return "None" if count == 0 else str(value)  # what bit_xor of no rows prints
 
     out = dict(checked)
-    for name, query in _ADVANCE_SQL.items():
-        row = raw.execute(query, params).fetchone()
-        count = number(checked[name][0])
+    rows = {name: raw.execute(query, params).fetchone() for name, query in _ADVANCE_SQL.items()}
+    rows["order_items"] = (lines[0], lines[1], None)
+    for name, row in rows.items():
+        count = _number(checked[name][0])
         if name == "events":
             latest = checked[name][1] if row[0] == 0 else str(row[1])
             out[name] = [str(count + row[0]), latest]
             continue
-        added, xor = row[0], number(checked[name][1])
-        xor ^= number(str(row[1])) ^ (number(str(row[2])) if name == "orders" else 0)
+        added, xor = row[0], _number(checked[name][1])
+        xor ^= _number(str(row[1])) ^ (_number(str(row[2])) if name == "orders" else 0)
         out[name] = [str(count + added), xor_text(count + added, xor)]
     out["products"] = _fingerprint(raw, as_of, ("products",))["products"]
     return out
@@ -159,8 +173,15 @@ class HistoryCheck:
 
     def _run(self, kept: dict[str, Any], before: dt.datetime,
              as_of: dt.datetime) -> dict[str, Any] | None:
-        checked = _fingerprint(self._cursor, before, tuple(_FINGERPRINT_SQL))
-        return _advance(self._cursor, checked, before, as_of) if checked == kept else None
+        raw = self._cursor
+        checked = _fingerprint(raw, before, ("orders", "events", "products"))
+        if checked != {k: v for k, v in kept.items() if k != "order_items"}:
+            return None  # changed: no need to read the lines
+        lines = raw.execute(_LINES_CHECK_SQL, {"before": before, "as_of": as_of}).fetchone()
+        checked["order_items"] = [str(v) for v in lines[:2]]
+        if checked["order_items"] != kept.get("order_items"):
+            return None
+        return _advance(raw, checked, lines[2:], before, as_of)
 
     def result(self) -> dict[str, Any] | None:
         """The fingerprint at ``as_of``, or None when the history up to ``before`` changed
