@@ -269,7 +269,7 @@ class _Plan:
     as_of: dt.datetime
     measures: dict[str, ft.Reduction]
     lookups: dict[str, tuple[ft.Lookup, str]]
-    groups: dict[str, tuple[Callable[[Any], ir.Value], bool]]
+    groups: dict[str, tuple[Callable[[Any], ir.Value], tuple[str, ...] | None]]  # labels
     columns: frozenset[str] = frozenset()  # the customers' own columns the groups read
 
 
@@ -313,7 +313,9 @@ class FeatureStore:
         col = m[segment_id]
         if col.type().is_boolean():
             return m.filter(col).select("customer_id")
-        return m.filter(col.notnull()).select("customer_id", label=col)
+        labels = (self._state() or {}).get("labels", {})[segment_id]
+        label = ibis.cases(*((col == i, name) for i, name in enumerate(labels)))
+        return m.filter(col.notnull()).select("customer_id", label=label)
 
     def watermark(self) -> dt.datetime | None:
         """The as_of the stored tables are at (None before the first build)."""
@@ -756,7 +758,8 @@ class FeatureStore:
             target = ev.target(seg_id)
             compiler, compiled = ev.compile(target)
             needs.merge(compiler.needs)
-            groups[seg_id] = (compiled, target.is_family)
+            labels = tuple(lb.name for lb in target.rule.labels) if target.is_family else None
+            groups[seg_id] = (compiled, labels)
         measures = {**ft.standard_measures(as_of), **needs.measures}
         lookups = {**ft.standard_lookups(as_of), **needs.lookups}
         return _Plan(as_of, measures, lookups, groups, frozenset(needs.columns))
@@ -792,7 +795,9 @@ class FeatureStore:
         from kequn.segments.compiler import Frame
 
         frame = Frame(self._group_input(plan))  # a stored table: ranks over it are cheap
-        values = {seg_id: compiled(frame) for seg_id, (compiled, _) in plan.groups.items()}
+        values = {seg_id: compiled(frame) if labels is None
+                  else _label_code(compiled(frame), labels)
+                  for seg_id, (compiled, labels) in plan.groups.items()}
         return duckdb_sql(self.ws.con, frame.table.select("customer_id", **values))
 
     def _store_members(self, plan: _Plan, clock: _Clock, *,
@@ -806,7 +811,8 @@ class FeatureStore:
         raw.execute(f'CREATE TABLE "{MEMBERS_TABLE}" AS {sql}')  # kequn's own SQL
         clock.lap("group members")
         state = {"as_of": plan.as_of.isoformat(), "segments": self.segments,
-                 "fingerprint": moved_on or fingerprint(self.ws, plan.as_of)}
+                 "fingerprint": moved_on or fingerprint(self.ws, plan.as_of),
+                 "labels": {s: labels for s, (_, labels) in plan.groups.items() if labels}}
         self._mark("state", json.dumps(state))
         clock.lap("history fingerprint")
         return int(con.table(MEMBERS_TABLE).count().execute())
@@ -1063,6 +1069,13 @@ def _merged(merge: ft.Merge, stored: ir.Value, new: ir.Value,
         return ibis.greatest(stored, new)
     out = stored.fill_null(0) + new.fill_null(0)  # type: ignore[attr-defined]
     return out - old.fill_null(0) if old is not None else out  # type: ignore[attr-defined]
+
+
+def _label_code(label: ir.StringValue, labels: Sequence[str]) -> ir.IntegerValue:
+    """A family's label stored as its place among the family's labels: a million labels
+    written as text took 0.25 s more than as numbers."""
+    return ibis.cases(*((label == name, ibis.literal(i, type="int16"))
+                        for i, name in enumerate(labels)), else_=ibis.null("int16"))
 
 
 def _own_columns(plan: _Plan) -> list[str]:
