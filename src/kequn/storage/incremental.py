@@ -313,9 +313,10 @@ class FeatureStore:
         col = m[segment_id]
         if col.type().is_boolean():
             return m.filter(col).select("customer_id")
-        labels = (self._state() or {}).get("labels", {})[segment_id]
-        label = ibis.cases(*((col == i, name) for i, name in enumerate(labels)))
-        return m.filter(col.notnull()).select("customer_id", label=label)
+        if not col.type().is_string():  # a family's label kept as its place among its labels
+            labels = (self._state() or {}).get("labels", {})[segment_id]
+            col = ibis.cases(*((col == i, name) for i, name in enumerate(labels)))
+        return m.filter(col.notnull()).select("customer_id", label=col)
 
     def watermark(self) -> dt.datetime | None:
         """The as_of the stored tables are at (None before the first build)."""
