@@ -9,11 +9,12 @@ expression's ``to_pyarrow()``, ``to_pandas()`` or ``to_polars()``. With the ``py
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -89,6 +90,7 @@ class Workspace:
             ensure_tables(self.con)
         self._engine_override = engine
         self._shop: ShopEngine | None = None
+        self._tables: dict[str, ir.Table] | None = None  # see tables_fixed()
         self.settings = self._read_settings()
         if self.settings.memory_limit:
             self.raw.execute("SET memory_limit = ?", [self.settings.memory_limit])
@@ -185,9 +187,27 @@ class Workspace:
     def table(self, name: str) -> ir.Table:
         """The shop table ``name`` as an Ibis expression on the workspace's engine."""
         table_spec(name)
+        if self._tables is not None and name in self._tables:
+            return self._tables[name]
         if self.engine_settings.engine == "duckdb":
-            return self.con.table(name)
-        return self._shop_engine().table(name)
+            table = self.con.table(name)
+        else:
+            table = self._shop_engine().table(name)
+        if self._tables is not None:
+            self._tables[name] = table
+        return table
+
+    @contextlib.contextmanager
+    def tables_fixed(self) -> Iterator[None]:
+        """Within the block, each shop table's expression is made once: for work that reads
+        the tables many times and adds no column to them (each ``table`` call asks the
+        database for the schema: 88 times, 0.19 s, in one incremental refresh)."""
+        outer = self._tables
+        self._tables = {} if outer is None else outer
+        try:
+            yield
+        finally:
+            self._tables = outer
 
     def state_table(self, name: str) -> ir.Table:
         """kequn's own state table ``name`` (e.g. ``kq_predictions``) where shop tables can

@@ -362,7 +362,8 @@ class FeatureStore:
             return self.build(as_of, reason="the groups changed")
         check = HistoryCheck(self.ws, state["fingerprint"], before, as_of)  # beside the work
         try:
-            return self._refresh(before, as_of, check, clock, started)
+            with self.ws.tables_fixed():  # the shop's tables are read, never altered, here
+                return self._refresh(before, as_of, check, clock, started)
         except Exception:
             if check.result() is None:  # a changed history can break the merges: rebuild
                 return self.build(as_of, reason="data up to the watermark changed")
