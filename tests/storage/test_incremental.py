@@ -404,3 +404,22 @@ def test_a_customer_moving_tier_or_gone_is_refreshed_from_the_customers_table(
     assert store.refresh(after + dt.timedelta(hours=1)).mode == "incremental"
     assert rows(store.members("member_tier").to_pyarrow()) == [
         ("c1", "v4_plus"), ("c3", "v1_v3")]
+
+
+def test_a_familys_labels_are_kept_as_numbers_and_read_back_as_labels(make_shop) -> None:
+    ws = _merge_shop(make_shop)
+    ws.raw.execute("UPDATE customers SET member_level = CASE customer_id WHEN 'c1' THEN 'V2' "
+                   "ELSE 'V0' END")
+    store = FeatureStore(ws, segments=["member_tier"])
+    store.build(ts("2024-03-01 23:59:57"))
+    kept = ws.con.table("kq_inc_members").member_tier
+    assert kept.type().is_integer()
+    labelled = rows(store.members("member_tier").to_pyarrow())
+    assert {label for _, label in labelled} == {"v0", "v1_v3"}
+    assert labelled == rows(sg.evaluate(ws, "member_tier", as_of=ts("2024-03-01 23:59:57"))
+                            .to_pyarrow())
+    # a store written when the labels were kept as text reads the same
+    ws.raw.execute("""CREATE OR REPLACE TABLE kq_inc_members AS SELECT customer_id,
+        CASE member_tier WHEN 0 THEN 'v0' WHEN 1 THEN 'v1_v3' WHEN 2 THEN 'v4_plus' END
+        AS member_tier FROM kq_inc_members""")
+    assert rows(store.members("member_tier").to_pyarrow()) == labelled
